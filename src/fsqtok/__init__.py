@@ -1,0 +1,2 @@
+"""fsqtok: a byte-level auto-encoder tokenizer with FSQ."""
+__version__ = "0.1.0"

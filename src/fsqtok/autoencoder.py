@@ -1,0 +1,97 @@
+"""The byte auto-encoder: chunk bytes -> conv encoder -> FSQ code -> deconv decoder -> byte logits.
+
+Model code only: forward passes, no loss, no optimizer, no tokenizer. Inputs are padded byte
+ids (B, T) with PAD = 256; the decoder predicts 257 classes per position, class 256 meaning
+"end of chunk", so the chunk length is recovered from the output.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from fsqtok.config import AutoencoderConfig
+from fsqtok.fsq import FSQ
+
+PAD = 256  # input id of a position past the chunk's end; also the "end" output class
+N_CLASSES = 257  # 256 bytes + end
+
+
+class ByteAutoEncoder(nn.Module):
+    def __init__(self, config: AutoencoderConfig, levels: list[int], max_chunk_bytes: int):
+        super().__init__()
+        self.config, self.max_chunk_bytes = config, max_chunk_bytes
+        self.latent_len = max_chunk_bytes // math.prod(config.strides)  # positions after the convs
+        k = config.kernel_size
+        self.embed = nn.Embedding(N_CLASSES, config.d_byte)
+        widths = [config.d_byte] + config.conv_channels
+        self.convs = nn.ModuleList(
+            nn.Conv1d(c_in, c_out, k, stride=s, padding=k // 2)
+            for c_in, c_out, s in zip(widths[:-1], widths[1:], config.strides)
+        )
+        top = config.conv_channels[-1]
+        pooled = top * self.latent_len if config.pooling == "flatten" else top
+        self.to_latent = nn.Linear(pooled, config.d_latent)
+        self.latent_norm = nn.LayerNorm(config.d_latent)  # keeps FSQ inputs out of tanh saturation
+        self.fsq = FSQ(levels)
+        self.to_fsq = nn.Linear(config.d_latent, self.fsq.dim)
+        self.from_fsq = nn.Linear(self.fsq.dim, config.d_latent)
+        self.from_latent = nn.Linear(config.d_latent, top * self.latent_len)
+        widths = [top] + config.deconv_channels
+        self.deconvs = nn.ModuleList(
+            nn.ConvTranspose1d(c_in, c_out, k, stride=2, padding=k // 2, output_padding=1)
+            if s == 2 else nn.Conv1d(c_in, c_out, k, padding=k // 2)
+            for c_in, c_out, s in zip(widths[:-1], widths[1:], reversed(config.strides))
+        )
+        self.head = nn.Conv1d(config.deconv_channels[-1], N_CLASSES, 1)
+
+    def encode_latent(self, byte_ids: torch.Tensor) -> torch.Tensor:
+        """byte_ids (B, T) -> pre-quantization latent (B, D)."""
+        h = self.embed(byte_ids).transpose(1, 2)  # (B, d_byte, T)
+        for conv in self.convs:
+            h = F.gelu(conv(h))  # (B, C, T / prod(strides so far))
+        h = h.flatten(1) if self.config.pooling == "flatten" else h.mean(dim=2)  # (B, pooled)
+        return self.to_fsq(self.latent_norm(F.gelu(self.to_latent(h))))  # (B, D)
+
+    def encode(self, byte_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """byte_ids (B, T) -> codes (B, D) in [-1, 1], indices (B,) int64."""
+        return self.fsq(self.encode_latent(byte_ids))
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (B, D) -> logits (B, T, 257)."""
+        h = F.gelu(self.from_fsq(codes.to(self.from_fsq.weight.dtype)))  # (B, d_latent)
+        h = self.from_latent(h).view(codes.shape[0], -1, self.latent_len)  # (B, C, T_latent)
+        for deconv in self.deconvs:
+            h = F.gelu(deconv(h))  # (B, C', 2 T) or (B, C', T)
+        return self.head(h).transpose(1, 2)  # (B, T, 257)
+
+    def forward(self, byte_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """byte_ids (B, T) -> logits (B, T, 257), indices (B,)."""
+        codes, indices = self.encode(byte_ids)
+        return self.decode(codes), indices
+
+
+def pack_chunks(chunks: list[bytes], max_chunk_bytes: int) -> torch.Tensor:
+    """Chunks -> (N, max_chunk_bytes) int64 ids, PAD after each chunk's end.
+    Example: ([b"hi"], 4) -> [[104, 105, 256, 256]]"""
+    out = torch.full((len(chunks), max_chunk_bytes), PAD, dtype=torch.int64)
+    if chunks:
+        flat = torch.frombuffer(bytearray(b"".join(chunks)), dtype=torch.uint8).long()
+        lengths = torch.tensor([len(c) for c in chunks])
+        rows = torch.repeat_interleave(torch.arange(len(chunks)), lengths)
+        cols = torch.arange(len(flat)) - torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+        out[rows, cols] = flat
+    return out
+
+
+def unpack_chunks(ids: torch.Tensor) -> list[bytes]:
+    """(N, T) predicted ids -> chunks, each cut at its first end symbol.
+    Example: [[104, 105, 256, 104]] -> [b"hi"]"""
+    out = []
+    for row in ids.tolist():
+        end = row.index(PAD) if PAD in row else len(row)
+        out.append(bytes(row[:end]))
+    return out

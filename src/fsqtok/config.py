@@ -1,0 +1,319 @@
+"""The one configuration: params.yaml -> typed, validated dataclasses.
+
+Every key lives here with its default; a wrong type, an unknown key or an out-of-range value
+raises ConfigError with one line that names the full key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from fsqtok.errors import FsqtokError
+
+
+class ConfigError(FsqtokError, ValueError):
+    """A bad value in params.yaml; str() is one line naming the key."""
+
+
+def _require(ok: bool, key: str, allowed: str, got: object) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: must be {allowed}, got {got!r}")
+
+
+SourceKind = Literal["kjv", "wikipedia_summaries", "text_files", "jsonl", "parquet", "hf_dataset"]
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    kind: SourceKind  # where documents come from
+    lang: str = "en-us"  # wikipedia_summaries: en-us | fr-fr | es-es
+    path: str = ""  # text_files: a glob; jsonl/parquet: a file
+    text_field: str = "text"  # jsonl/parquet/hf_dataset: the column holding the text
+    per: Literal["file", "paragraph"] = "file"  # text_files: one document per file or per blank-line block
+    name: str = ""  # hf_dataset: dataset name
+    config: str = ""  # hf_dataset: dataset config
+    split: str = "train"  # hf_dataset: dataset split
+    max_documents: int = 0  # 0 = all documents of this source
+
+    def __post_init__(self) -> None:
+        needs_path = self.kind in ("text_files", "jsonl", "parquet")
+        _require(not needs_path or bool(self.path), "path", f"set for kind {self.kind}", self.path)
+        _require(self.kind != "hf_dataset" or bool(self.name), "name", "set for hf_dataset", self.name)
+        _require(self.max_documents >= 0, "max_documents", ">= 0", self.max_documents)
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    sources: list[SourceConfig] = field(
+        default_factory=lambda: [SourceConfig("kjv"), SourceConfig("wikipedia_summaries")]
+    )
+    max_documents: int = 0  # 0 = no limit over all sources
+    max_bytes: int = 0  # 0 = no limit; documents are taken in order until the budget is spent
+
+    def __post_init__(self) -> None:
+        _require(len(self.sources) > 0, "sources", "a non-empty list", self.sources)
+        _require(self.max_documents >= 0, "max_documents", ">= 0", self.max_documents)
+        _require(self.max_bytes >= 0, "max_bytes", ">= 0", self.max_bytes)
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    val_fraction: float = 0.05  # share of documents in val
+    test_fraction: float = 0.05  # share of documents in test
+    seed: int = 0  # mixed into the doc_id hash; changing it reshuffles the split
+
+    def __post_init__(self) -> None:
+        for key in ("val_fraction", "test_fraction"):
+            value = getattr(self, key)
+            _require(0 < value < 1, key, "in (0, 1)", value)
+        total = self.val_fraction + self.test_fraction
+        _require(total < 1, "test_fraction", "such that val + test < 1", total)
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    max_chunk_bytes: int = 16  # longest chunk the auto-encoder sees (bytes)
+
+    def __post_init__(self) -> None:
+        _require(1 <= self.max_chunk_bytes <= 256, "max_chunk_bytes", "in [1, 256]", self.max_chunk_bytes)
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    d_byte: int = 64  # byte embedding width
+    conv_channels: list[int] = field(default_factory=lambda: [128, 256, 256])  # encoder conv widths
+    deconv_channels: list[int] = field(default_factory=lambda: [256, 128, 64])  # decoder widths
+    kernel_size: int = 3  # every conv / deconv
+    strides: list[int] = field(default_factory=lambda: [1, 2, 2])  # encoder strides; decoder mirrors
+    d_latent: int = 256  # pooled latent width before the FSQ projection
+    pooling: Literal["mean", "flatten"] = "flatten"  # mean discards byte order; flatten keeps it
+
+    def __post_init__(self) -> None:
+        for key in ("d_byte", "d_latent", "kernel_size"):
+            _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
+        _require(len(self.conv_channels) > 0, "conv_channels", "a non-empty list", self.conv_channels)
+        _require(
+            len(self.strides) == len(self.conv_channels), "strides",
+            f"one per conv layer ({len(self.conv_channels)})", self.strides,
+        )
+        _require(
+            len(self.deconv_channels) == len(self.conv_channels), "deconv_channels",
+            f"one per conv layer ({len(self.conv_channels)})", self.deconv_channels,
+        )
+        _require(all(s in (1, 2) for s in self.strides), "strides", "each 1 or 2", self.strides)
+        _require(all(c > 0 for c in self.conv_channels + self.deconv_channels),
+                 "conv_channels", "positive widths", self.conv_channels)
+
+
+@dataclass(frozen=True)
+class FSQConfig:
+    levels: list[int] = field(default_factory=lambda: [8, 8, 8, 8, 8, 5, 5, 5])  # per-dim levels
+
+    def __post_init__(self) -> None:
+        _require(len(self.levels) > 0, "levels", "a non-empty list", self.levels)
+        _require(all(lv >= 2 for lv in self.levels), "levels", "each >= 2", self.levels)
+
+    @property
+    def codebook_size(self) -> int:
+        return math.prod(self.levels)
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    steps: int = 3000  # optimizer steps
+    batch_size: int = 256  # chunks per step
+    lr: float = 2e-3  # peak AdamW learning rate
+    weight_decay: float = 0.01
+    warmup_steps: int = 100  # linear warmup, then cosine to min_lr_ratio * lr
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 1.0  # max global grad norm (0 = off)
+    eval_every: int = 250  # steps between val evaluations
+    eval_chunks: int = 20000  # val chunk occurrences per evaluation
+    checkpoint_every: int = 500  # steps between checkpoints
+    keep_checkpoints: int = 3  # last K checkpoints kept (plus the best)
+    threads: int = 0  # torch CPU threads; 0 = all cores
+
+    def __post_init__(self) -> None:
+        for key in ("steps", "batch_size", "eval_every", "checkpoint_every", "keep_checkpoints", "eval_chunks"):
+            _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
+        _require(self.lr > 0, "lr", "> 0", self.lr)
+        for key in ("weight_decay", "grad_clip", "warmup_steps", "threads"):
+            _require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
+        _require(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", "in [0, 1]", self.min_lr_ratio)
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    vocab_size: int = 8192  # all ids: 3 specials + 256 bytes + learned chunks
+    max_candidates: int = 200000  # most frequent candidate strings sent through the encoder
+    batch_size: int = 4096  # chunks per encoder batch
+
+    def __post_init__(self) -> None:
+        _require(self.vocab_size > 259, "vocab_size", "> 259 (3 specials + 256 bytes)", self.vocab_size)
+        _require(self.max_candidates > 0, "max_candidates", "> 0", self.max_candidates)
+        _require(self.batch_size > 0, "batch_size", "> 0", self.batch_size)
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    max_chunks: int = 50000  # val/test chunk occurrences for reconstruction metrics
+    speed_bytes: int = 500000  # bytes of val text timed for encode/decode MB/s
+    speed_repeats: int = 3  # timings are medians over this many runs
+
+    def __post_init__(self) -> None:
+        for key in ("max_chunks", "speed_bytes", "speed_repeats"):
+            _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
+
+
+TokenizerName = Literal["fsqtok", "bpe", "word", "byte"]
+
+
+@dataclass(frozen=True)
+class LMConfig:
+    tokenizers: list[TokenizerName] = field(default_factory=lambda: ["fsqtok", "bpe", "byte"])
+    n_layer: int = 2
+    n_head: int = 4
+    d_model: int = 128
+    context_tokens: int = 128  # sequence length in tokens, the same for every tokenizer
+    batch_size: int = 16  # sequences per step
+    steps: int = 300
+    lr: float = 3e-3
+    warmup_steps: int = 30
+    weight_decay: float = 0.1
+    max_val_bytes: int = 200000  # UTF-8 bytes of val documents every tokenizer is scored on
+    init_from_codes: bool = False  # fsqtok embeddings start from the auto-encoder's code vectors
+    sample_tokens: int = 64  # tokens generated per sample
+    temperature: float = 0.8
+    top_k: int = 50
+    top_p: float = 0.95
+
+    def __post_init__(self) -> None:
+        _require(len(self.tokenizers) > 0, "tokenizers", "a non-empty list", self.tokenizers)
+        for key in ("n_layer", "n_head", "d_model", "context_tokens", "batch_size", "steps",
+                    "max_val_bytes", "sample_tokens", "top_k"):
+            _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
+        _require(self.d_model % self.n_head == 0, "d_model", f"divisible by n_head={self.n_head}", self.d_model)
+        _require(self.lr > 0, "lr", "> 0", self.lr)
+        _require(self.temperature > 0, "temperature", "> 0", self.temperature)
+        _require(0 < self.top_p <= 1, "top_p", "in (0, 1]", self.top_p)
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    enabled: bool = True  # false: stages log nothing to MLflow (tests)
+    experiment: str = "fsqtok"  # MLflow experiment name
+    uri: str = ""  # empty: $MLFLOW_TRACKING_URI, else sqlite:///<repo>/mlflow.db
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int = 0  # model init and data order
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    fsq: FSQConfig = field(default_factory=FSQConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    prune: PruneConfig = field(default_factory=PruneConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    lm: LMConfig = field(default_factory=LMConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+    def __post_init__(self) -> None:
+        stride_product = math.prod(self.autoencoder.strides)
+        _require(
+            self.chunking.max_chunk_bytes % stride_product == 0, "chunking.max_chunk_bytes",
+            f"a multiple of the product of autoencoder.strides ({stride_product})",
+            self.chunking.max_chunk_bytes,
+        )
+
+    def section(self, name: str) -> dict:
+        """One section (or top-level key) as plain data, for logging and hashing."""
+        value = getattr(self, name)
+        return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else {name: value}
+
+    def digest(self, *names: str) -> str:
+        """Short hash of the named sections: tells runs with the same settings apart from others."""
+        blob = json.dumps({n: self.section(n) for n in names}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _type_name(tp: object) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(tp: object, value: object, key: str) -> object:
+    """Check `value` against the annotation `tp` and build nested dataclasses."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        _require(value in allowed, key, "one of " + ", ".join(map(str, allowed)), value)
+        return value
+    if origin is list:
+        _require(isinstance(value, list), key, "a list", value)
+        (item_tp,) = typing.get_args(tp)
+        return [_convert(item_tp, item, f"{key}[{i}]") for i, item in enumerate(value)]
+    if dataclasses.is_dataclass(tp):
+        _require(isinstance(value, dict), key, "a mapping", value)
+        return build_section(tp, value, key)
+    if tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        _require(ok, key, "a number", value)
+        return float(value)
+    if tp is int:
+        _require(isinstance(value, int) and not isinstance(value, bool), key, "an integer", value)
+        return value
+    _require(isinstance(value, tp), key, f"a {_type_name(tp)}", value)  # str, bool
+    return value
+
+
+def build_section(cls: type, data: dict, prefix: str = "") -> object:
+    """Validate one mapping into dataclass `cls`; errors name keys under `prefix`."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            full = f"{prefix}.{key}" if prefix else str(key)
+            raise ConfigError(f"{full}: unknown key; allowed: {', '.join(names)}")
+    kwargs = {}
+    for name, value in data.items():
+        full = f"{prefix}.{name}" if prefix else name
+        kwargs[name] = _convert(hints[name], value, full)
+    try:
+        return cls(**kwargs)
+    except ConfigError as err:
+        raise ConfigError(f"{prefix}.{err}" if prefix else str(err)) from None
+    except TypeError as err:  # a required field is missing
+        raise ConfigError(f"{prefix or 'params'}: {err}") from None
+
+
+def params_from_dict(data: dict | None) -> Params:
+    """Validate a params mapping (as read from YAML) into Params."""
+    return build_section(Params, data or {})  # type: ignore[return-value]
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read params.yaml from the *current* directory by default.
+
+    Stages must not read $DVC_ROOT/params.yaml: under `dvc exp run --temp` the working copy
+    holds the experiment's values and DVC_ROOT the parent's.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: not found; run from the repository root or pass the params file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    _require(data is None or isinstance(data, dict), str(path), "a mapping of sections", type(data).__name__)
+    return params_from_dict(data)

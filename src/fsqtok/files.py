@@ -1,0 +1,64 @@
+"""Reading and writing the pipeline's files: atomic writes, errors that name the file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from fsqtok.errors import FsqtokError
+
+
+class InputFileError(FsqtokError):
+    """A missing or corrupt input file."""
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write to a temp name beside `path`, fsync, then rename: a kill never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: str | Path, data: object) -> None:
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=False) + "\n").encode())
+
+
+def read_json(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{path}: missing; run the stage that writes it (dvc repro)")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputFileError(f"{path}: corrupt JSON ({err})") from None
+
+
+def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def read_parquet(path: str | Path, columns: list[str]) -> pd.DataFrame:
+    """Read the named columns; a missing, corrupt or wrongly shaped file is one clear error."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{path}: missing; run the stage that writes it (dvc repro)")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several types for a corrupt file
+        raise InputFileError(f"{path}: not a readable parquet file ({type(err).__name__})") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputFileError(f"{path}: missing column(s) {', '.join(missing)}")
+    return frame[columns]

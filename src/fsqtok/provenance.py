@@ -1,0 +1,38 @@
+"""Where a result came from: git revision, package versions, repository root."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+
+def git_rev(cwd: str | Path | None = None) -> str:
+    """HEAD's commit id, with '+dirty' when the tree has changes; 'unknown' outside git."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev + ("+dirty" if dirty else "")
+
+
+def versions() -> dict[str, str]:
+    """Versions of fsqtok and torch as installed (torch is not imported for this)."""
+    return {name: _version(name) for name in ("fsqtok", "torch")}
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def repo_root() -> Path:
+    """The repository a stage belongs to: $DVC_ROOT (the parent repo even under
+    `dvc exp run --temp`), else the current directory."""
+    return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()

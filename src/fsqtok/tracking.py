@@ -1,0 +1,142 @@
+"""MLflow mirror of each stage: one run per stage, grouped under one parent run per pipeline.
+
+Grouping: `fsqtok repro` opens a parent and passes its id in $FSQTOK_PARENT_RUN_ID (not
+$MLFLOW_RUN_ID, which would make stages resume the parent); under `dvc exp run` the parent
+is found or created by the tag fsqtok.pipeline=exp:$DVC_EXP_NAME. DVC's metrics JSON stays
+the source of truth; MLflow gets the same numbers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from fsqtok.config import Params, TrackingConfig
+from fsqtok.provenance import git_rev, repo_root
+
+PARENT_ENV = "FSQTOK_PARENT_RUN_ID"
+PIPELINE_TAG = "fsqtok.pipeline"
+
+
+def tracking_uri(config: TrackingConfig) -> str:
+    """params tracking.uri, else $MLFLOW_TRACKING_URI, else a SQLite file in the repo."""
+    return config.uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
+
+
+def flatten(values: dict, prefix: str = "") -> dict:
+    """Nested dict -> flat dict with dotted keys.
+    Example: {"a": {"b": 1}, "c": 2} -> {"a.b": 1, "c": 2}"""
+    flat = {}
+    for key, value in values.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+class Tracker:
+    """Logs to one MLflow run; with tracking off (client None) every call does nothing."""
+
+    def __init__(self, client=None, run_id: str | None = None):
+        self.client, self.run_id = client, run_id
+
+    def metrics(self, values: dict, step: int | None = None) -> None:
+        if self.client is None:
+            return
+        from mlflow.entities import Metric
+        import time
+
+        now = int(time.time() * 1000)
+        numeric = {k: float(v) for k, v in flatten(values).items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        batch = [Metric(k, v, now, step or 0) for k, v in numeric.items()]
+        for i in range(0, len(batch), 1000):  # MLflow caps a batch at 1000 metrics
+            self.client.log_batch(self.run_id, metrics=batch[i : i + 1000])
+
+    def artifact(self, path: str | Path, folder: str | None = None) -> None:
+        if self.client is not None and Path(path).exists():
+            self.client.log_artifact(self.run_id, str(path), folder)
+
+
+def _client(config: TrackingConfig):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri(config))
+
+
+def experiment_id(client, name: str) -> str:
+    """Create the experiment once, with its artifacts in the repo (not in a --temp copy)."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = (repo_root() / "mlartifacts").as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+def find_or_create_parent(client, exp_id: str, key: str) -> str:
+    """The parent run tagged fsqtok.pipeline=key; created (and left open) if none exists."""
+    runs = client.search_runs([exp_id], filter_string=f"tags.`{PIPELINE_TAG}` = '{key}'", max_results=1)
+    if runs:
+        return runs[0].info.run_id
+    return client.create_run(exp_id, run_name=key, tags={PIPELINE_TAG: key}).info.run_id
+
+
+def parent_run_id(client, exp_id: str) -> str | None:
+    if os.environ.get(PARENT_ENV):
+        return os.environ[PARENT_ENV]
+    if os.environ.get("DVC_EXP_NAME"):
+        return find_or_create_parent(client, exp_id, f"exp:{os.environ['DVC_EXP_NAME']}")
+    return None
+
+
+@contextmanager
+def stage_run(stage: str, params: Params, sections: list[str]) -> Iterator[Tracker]:
+    """One MLflow run named after the stage, with its params sections, tags and final status."""
+    if not params.tracking.enabled:
+        yield Tracker()
+        return
+    client = _client(params.tracking)
+    exp_id = experiment_id(client, params.tracking.experiment)
+    tags = {
+        "stage": stage,
+        "git_rev": git_rev(),
+        "params_hash": params.digest(*sections),
+        "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
+    }
+    parent = parent_run_id(client, exp_id)
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+    run_id = client.create_run(exp_id, run_name=stage, tags=tags).info.run_id
+    from mlflow.entities import Param
+
+    flat = flatten({name: params.section(name) for name in sections})
+    client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in flat.items()])
+    try:
+        yield Tracker(client, run_id)
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")
+
+
+@contextmanager
+def pipeline_run(params: Params, name: str = "repro") -> Iterator[dict]:
+    """Parent run around a whole `dvc repro`; yields the environment for the child process."""
+    env = dict(os.environ)
+    if not params.tracking.enabled:
+        yield env
+        return
+    client = _client(params.tracking)
+    exp_id = experiment_id(client, params.tracking.experiment)
+    run_id = client.create_run(exp_id, run_name=name, tags={PIPELINE_TAG: name, "git_rev": git_rev()}).info.run_id
+    env[PARENT_ENV] = run_id
+    try:
+        yield env
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")

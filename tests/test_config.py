@@ -1,0 +1,56 @@
+import pytest
+
+from fsqtok.config import ConfigError, Params, load_params, params_from_dict
+
+
+def test_defaults_are_the_seed_dimensions():
+    params = params_from_dict({})
+    assert params.fsq.levels == [8, 8, 8, 8, 8, 5, 5, 5]
+    assert params.fsq.codebook_size == 4_096_000
+    assert params.autoencoder.conv_channels == [128, 256, 256]
+    assert params.autoencoder.strides == [1, 2, 2]
+    assert params.chunking.max_chunk_bytes == 16
+
+
+def test_repo_params_file_is_valid():
+    assert isinstance(load_params("params.yaml"), Params)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"pretrain": {"lr": "fast"}}, "pretrain.lr: must be a number, got 'fast'"),
+        ({"pretrain": {"lr": -1}}, "pretrain.lr: must be > 0, got -1.0"),
+        ({"pretrain": {"stepz": 3}}, "pretrain.stepz: unknown key; allowed: steps,"),
+        ({"colour": 1}, "colour: unknown key; allowed: seed, device,"),
+        ({"split": {"val_fraction": -0.1}}, "split.val_fraction: must be in (0, 1), got -0.1"),
+        ({"device": "tpu"}, "device: must be one of auto, cpu, cuda, got 'tpu'"),
+        ({"corpus": {"sources": [{"kind": "web"}]}}, "corpus.sources[0].kind: must be one of kjv, wikipedia_summaries,"),
+        ({"corpus": {"sources": [{"kind": "jsonl"}]}}, "corpus.sources[0].path: must be set for kind jsonl"),
+        ({"pretrain": {"steps": True}}, "pretrain.steps: must be an integer, got True"),
+        ({"fsq": {"levels": [8, 1]}}, "fsq.levels: must be each >= 2, got [8, 1]"),
+        ({"chunking": {"max_chunk_bytes": 10}}, "chunking.max_chunk_bytes: must be a multiple of the product"),
+        ({"lm": {"d_model": 100, "n_head": 3}}, "lm.d_model: must be divisible by n_head=3, got 100"),
+    ],
+)
+def test_bad_values_name_the_key(data, message):
+    with pytest.raises(ConfigError) as err:
+        params_from_dict(data)
+    assert str(err.value).startswith(message)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_and_broken_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "params.yaml"
+    bad.write_text("seed: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(bad)
+
+
+def test_digest_depends_only_on_named_sections():
+    a = params_from_dict({"pretrain": {"lr": 0.1}})
+    b = params_from_dict({"pretrain": {"lr": 0.2}})
+    assert a.digest("split") == b.digest("split")
+    assert a.digest("pretrain") != b.digest("pretrain")
