@@ -96,9 +96,11 @@ class AutoencoderConfig:
     strides: list[int] = field(default_factory=lambda: [1, 2, 2])  # encoder strides; decoder mirrors
     d_latent: int = 256  # pooled latent width before the FSQ projection
     pooling: Literal["mean", "flatten"] = "flatten"  # mean discards byte order; flatten keeps it
+    decoder: Literal["mlp", "deconv"] = "mlp"  # deconv: the seed's stack; mlp: learns ~15x faster here
+    decoder_hidden: int = 1024  # mlp decoder width
 
     def __post_init__(self) -> None:
-        for key in ("d_byte", "d_latent", "kernel_size"):
+        for key in ("d_byte", "d_latent", "kernel_size", "decoder_hidden"):
             _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
         _require(len(self.conv_channels) > 0, "conv_channels", "a non-empty list", self.conv_channels)
         _require(

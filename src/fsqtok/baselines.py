@@ -1,0 +1,217 @@
+"""Baseline tokenizers on the shared protocol: BPE (HF `tokenizers`), word top-k, bytes.
+
+All keep 0/1/2 for <pad>/<bos>/<eos> and are lossless on any bytes, so compression and LM
+bits-per-byte compare like with like.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from fsqtok.bundle import BundleError, read_bundle, read_json_file, write_bundle
+from fsqtok.protocol import N_SPECIAL, SPECIAL_TOKENS, Tokenizer
+
+BYTE_OFFSET = N_SPECIAL
+
+
+class ByteTokenizer(Tokenizer):
+    """One token per byte: ids 3..258."""
+
+    name = "byte"
+
+    @property
+    def vocab_size(self) -> int:
+        return BYTE_OFFSET + 256
+
+    def encode_bytes(self, data: bytes) -> list[int]:
+        return [b + BYTE_OFFSET for b in data]
+
+    def decode_bytes(self, ids: list[int]) -> bytes:
+        self.check_ids(ids)
+        return bytes(i - BYTE_OFFSET for i in ids if i >= BYTE_OFFSET)
+
+
+WORD = re.compile(rb"[A-Za-z0-9\x80-\xff]+|\s+|[^\sA-Za-z0-9\x80-\xff]+")
+
+
+class WordTokenizer(Tokenizer):
+    """Words, whitespace runs and punctuation runs as tokens (spacing kept), top-k by
+    frequency; anything else falls back to byte tokens (ids 3..258)."""
+
+    name = "word"
+
+    def __init__(self, words: list[bytes]):
+        self.words = words
+        self.word_to_id = {w: BYTE_OFFSET + 256 + i for i, w in enumerate(words)}
+        self._id_bytes = [b""] * BYTE_OFFSET + [bytes([b]) for b in range(256)] + words
+
+    @classmethod
+    def train(cls, texts: Iterable[str], vocab_size: int) -> "WordTokenizer":
+        counts = Counter(w for t in texts for w in WORD.findall(t.encode("utf-8", "surrogatepass")))
+        words = [w for w, _ in counts.most_common() if len(w) > 1][: vocab_size - BYTE_OFFSET - 256]
+        return cls(words)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._id_bytes)
+
+    def encode_bytes(self, data: bytes) -> list[int]:
+        ids, table = [], self.word_to_id
+        for word in WORD.findall(data):
+            word_id = table.get(word)
+            if word_id is not None:
+                ids.append(word_id)
+            else:
+                ids.extend(b + BYTE_OFFSET for b in word)
+        return ids
+
+    def decode_bytes(self, ids: list[int]) -> bytes:
+        self.check_ids(ids)
+        return b"".join([self._id_bytes[i] for i in ids])
+
+    def save(self, path: str | Path) -> Path:
+        vocab = json.dumps([w.hex() for w in self.words]).encode()
+        return write_bundle(path, "fsqtok.word", {"vocab_size": self.vocab_size}, files={"words.json": vocab})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "WordTokenizer":
+        path = Path(path)
+        config, _, _ = read_bundle(path, "fsqtok.word", weights=False)
+        words = [bytes.fromhex(w) for w in read_json_file(path / "words.json")]
+        tokenizer = cls(words)
+        if tokenizer.vocab_size != config.get("vocab_size"):
+            raise BundleError(f"{path / 'words.json'}: {tokenizer.vocab_size} ids, config says {config.get('vocab_size')}")
+        return tokenizer
+
+
+def byte_level_tables() -> tuple[dict[int, str], dict[str, int]]:
+    """GPT-2's printable stand-in for each byte, used by HF ByteLevel, and its inverse."""
+    from tokenizers import pre_tokenizers
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet(), key=ord)
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    mapping, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            mapping[b] = chr(b)
+        else:
+            mapping[b] = chr(256 + extra)
+            extra += 1
+    assert sorted(mapping.values(), key=ord) == alphabet, "HF ByteLevel alphabet changed"
+    return mapping, {v: k for k, v in mapping.items()}
+
+
+class BPETokenizer(Tokenizer):
+    """Byte-level BPE from HF `tokenizers` (Rust), GPT-2 pre-tokenization, specials 0/1/2.
+    Invalid UTF-8 is encoded byte by byte through the byte-level alphabet, so it is lossless."""
+
+    name = "bpe"
+
+    def __init__(self, hf_tokenizer):
+        self.hf = hf_tokenizer
+        self.byte_to_char, self.char_to_byte = byte_level_tables()
+        self._byte_ids = [hf_tokenizer.token_to_id(self.byte_to_char[b]) for b in range(256)]
+        self._id_bytes = [self._token_bytes(hf_tokenizer.id_to_token(i)) for i in range(self.vocab_size)]
+
+    def _token_bytes(self, token: str) -> bytes:
+        if token in SPECIAL_TOKENS:
+            return b""
+        return bytes(self.char_to_byte[ch] for ch in token)
+
+    @classmethod
+    def train(cls, texts: Iterable[str], vocab_size: int) -> "BPETokenizer":
+        from tokenizers import Tokenizer as HFTokenizer
+        from tokenizers import decoders, models, pre_tokenizers, trainers
+
+        hf = HFTokenizer(models.BPE())
+        hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        hf.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            special_tokens=list(SPECIAL_TOKENS),
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        )
+        hf.train_from_iterator(texts, trainer=trainer)
+        return cls(hf)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.hf.get_vocab_size()
+
+    def encode_bytes(self, data: bytes) -> list[int]:
+        try:
+            return self.hf.encode(data.decode("utf-8"), add_special_tokens=False).ids
+        except UnicodeDecodeError:
+            return self._encode_mixed(data)
+
+    def _encode_mixed(self, data: bytes) -> list[int]:
+        """Valid UTF-8 runs through BPE, each undecodable byte as its byte-level token."""
+        ids, pos = [], 0
+        while pos < len(data):
+            try:
+                ids += self.hf.encode(data[pos:].decode("utf-8"), add_special_tokens=False).ids
+                break
+            except UnicodeDecodeError as err:
+                if err.start:
+                    ids += self.hf.encode(data[pos : pos + err.start].decode("utf-8"), add_special_tokens=False).ids
+                ids += [self._byte_ids[b] for b in data[pos + err.start : pos + err.end]]
+                pos += err.end
+        return ids
+
+    def decode_bytes(self, ids: list[int]) -> bytes:
+        self.check_ids(ids)
+        return b"".join([self._id_bytes[i] for i in ids])
+
+    def decode(self, ids: list[int], skip_special: bool = True) -> str:
+        if skip_special:  # the Rust decoder is much faster than joining bytes in Python
+            return self.hf.decode(ids, skip_special_tokens=True)
+        return super().decode(ids, skip_special)
+
+    def save(self, path: str | Path) -> Path:
+        return write_bundle(path, "fsqtok.bpe", {"vocab_size": self.vocab_size},
+                            files={"tokenizer.json": self.hf.to_str().encode()})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "BPETokenizer":
+        from tokenizers import Tokenizer as HFTokenizer
+
+        path = Path(path)
+        config, _, _ = read_bundle(path, "fsqtok.bpe", weights=False)
+        try:
+            tokenizer = cls(HFTokenizer.from_file(str(path / "tokenizer.json")))
+        except Exception as err:  # tokenizers raises a bare Exception for bad JSON
+            raise BundleError(f"{path / 'tokenizer.json'}: not a HF tokenizer file ({err})") from None
+        if tokenizer.vocab_size != config.get("vocab_size"):
+            raise BundleError(f"{path / 'tokenizer.json'}: {tokenizer.vocab_size} ids, config says {config.get('vocab_size')}")
+        return tokenizer
+
+
+def validation_battery(seed: int = 0) -> list[bytes]:
+    """Fixed inputs every tokenizer must round-trip: empty, ASCII, accents, CJK, emoji, CRLF,
+    NUL, 100 kB without spaces, random bytes (invalid UTF-8 included)."""
+    rng = random.Random(seed)
+    texts = ["", "?", "hello world", "Ünïcödé àccents", "東京は日本の首都です", "emoji 👍🏽🚀 ok",
+             "line one\r\nline two\r\n", "tab\there\x00nul", "a" * 100_000,
+             "The quick brown fox jumps over the lazy dog. " * 20]
+    return [t.encode() for t in texts] + [bytes(rng.randrange(256) for _ in range(n)) for n in (1, 7, 1000)]
+
+
+def validate(tokenizer: Tokenizer) -> dict:
+    """Checks of the protocol; {"ok": bool, "problems": [...], ...}."""
+    problems = []
+    if tokenizer.special_ids != SPECIAL_TOKENS:
+        problems.append(f"special ids {tokenizer.special_ids} != {SPECIAL_TOKENS}")
+    battery = validation_battery()
+    for data in battery:
+        ids = tokenizer.encode_bytes(data)
+        if any(not BYTE_OFFSET <= i < tokenizer.vocab_size for i in ids):
+            problems.append(f"ids out of range for input {data[:20]!r}")
+        if tokenizer.decode_bytes(ids) != data:
+            problems.append(f"round trip failed for input {data[:20]!r}")
+    return {"ok": not problems, "vocab_size": tokenizer.vocab_size, "inputs": len(battery), "problems": problems}

@@ -1,0 +1,134 @@
+"""The `fsqtok` command: run the pipeline, use and inspect tokenizers.
+
+Errors caused by input are one line on stderr with exit status 2 (see errors.user_errors).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from fsqtok.errors import FsqtokError, user_errors
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
+
+TOKENIZER_OPTION = typer.Option(Path("models/tokenizer"), "--tokenizer", "-t",
+                                help="tokenizer bundle folder (fsqtok, bpe or word), or 'byte'")
+INPUT_ARGUMENT = typer.Argument(None, help="input file; '-' or nothing reads stdin")
+
+
+def read_input(path: Optional[Path]) -> bytes:
+    if path is None or str(path) == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise FsqtokError(f"{path}: cannot read ({err.strerror})") from None
+
+
+def parse_ids(raw: bytes) -> list[int]:
+    """A JSON list of ints, or one int per line."""
+    text = raw.decode("utf-8", "replace").strip()
+    try:
+        ids = json.loads(text) if text.startswith("[") else [int(line) for line in text.split()]
+    except (ValueError, json.JSONDecodeError):
+        raise FsqtokError("ids must be a JSON list of integers or one integer per line") from None
+    if not all(isinstance(i, int) for i in ids):
+        raise FsqtokError("ids must be a JSON list of integers or one integer per line")
+    return ids
+
+
+@app.command()
+def repro(args: list[str] = typer.Argument(None, help="extra arguments for dvc repro")) -> None:
+    """Run `dvc repro` under one parent MLflow run that groups the stages' runs."""
+    from fsqtok.config import load_params
+    from fsqtok.tracking import pipeline_run
+
+    with user_errors():
+        params = load_params()
+        with pipeline_run(params) as env:
+            code = subprocess.run(["dvc", "repro", *(args or [])], env=env).returncode
+            if code:
+                raise typer.Exit(code)
+
+
+@app.command()
+def encode(
+    path: Optional[Path] = INPUT_ARGUMENT,
+    tokenizer: Path = TOKENIZER_OPTION,
+    lines: bool = typer.Option(False, "--lines", help="one id per line instead of a JSON list"),
+) -> None:
+    """Bytes of a file or stdin -> token ids (lossless for any bytes)."""
+    from fsqtok.loading import load_tokenizer
+
+    with user_errors():
+        ids = load_tokenizer(tokenizer).encode_bytes(read_input(path))
+    typer.echo("\n".join(map(str, ids)) if lines else json.dumps(ids))
+
+
+@app.command()
+def decode(path: Optional[Path] = INPUT_ARGUMENT, tokenizer: Path = TOKENIZER_OPTION) -> None:
+    """Token ids (JSON list or one per line) -> the exact bytes, on stdout."""
+    from fsqtok.loading import load_tokenizer
+
+    with user_errors():
+        data = load_tokenizer(tokenizer).decode_bytes(parse_ids(read_input(path)))
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+@app.command()
+def reconstruct(path: Optional[Path] = INPUT_ARGUMENT, tokenizer: Path = TOKENIZER_OPTION) -> None:
+    """Text through the lossy neural path (encoder -> FSQ code -> decoder)."""
+    from fsqtok.tokenizer import AutoEncoderTokenizer
+
+    with user_errors():
+        data = AutoEncoderTokenizer.load(tokenizer).reconstruct_bytes(read_input(path))
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+@app.command()
+def inspect(tokenizer: Path = TOKENIZER_OPTION) -> None:
+    """Summary of a tokenizer bundle: vocab size, levels, specials, versions, metrics."""
+    from fsqtok.bundle import read_json_file
+    from fsqtok.loading import load_tokenizer
+
+    with user_errors():
+        loaded = load_tokenizer(tokenizer)
+        config = read_json_file(tokenizer / "config.json") if tokenizer.is_dir() else {}
+        meta = read_json_file(tokenizer / "meta.json") if tokenizer.is_dir() else {}
+    summary = {
+        "path": str(tokenizer),
+        "kind": config.get("format", "fsqtok.byte"),
+        "vocab_size": loaded.vocab_size,
+        "special_ids": loaded.special_ids,
+        "fsq_levels": config.get("fsq", {}).get("levels"),
+        "max_chunk_bytes": config.get("max_chunk_bytes"),
+        "versions": config.get("versions"),
+        "git_rev": meta.get("git_rev"),
+        "metrics": meta.get("codebook", {}).get("val"),
+    }
+    typer.echo(json.dumps(summary, indent=2))
+
+
+@app.command()
+def validate(tokenizer: Path = TOKENIZER_OPTION) -> None:
+    """Check specials, id range and lossless round trips on a fixed battery of inputs."""
+    from fsqtok.baselines import validate as run_validation
+    from fsqtok.loading import load_tokenizer
+
+    with user_errors():
+        report = run_validation(load_tokenizer(tokenizer))
+    typer.echo(json.dumps(report, indent=2))
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

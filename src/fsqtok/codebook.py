@@ -1,0 +1,144 @@
+"""Codebook analysis and pruning: which FSQ codes the train text uses, and the verified top-k.
+
+Candidates are strings the tokenizer could use as one token: the train chunks themselves,
+runs of 2..3 whole pre-tokens (" of the"), and pieces inside pre-tokens (" inter", "ing").
+Each candidate is sent through the encoder; counts are summed per code; a code is kept only
+if its decoded string s_c re-encodes to the same code (a verified fixed point).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+
+from fsqtok.autoencoder import ByteAutoEncoder, decode_indices, encode_chunks
+from fsqtok.chunking import pretokenize, split_long
+
+MAX_JOIN = 3  # most pre-tokens in one multi-piece candidate
+
+
+def candidate_counts(texts: Iterable[str], max_bytes: int) -> tuple[Counter, Counter]:
+    """(chunk occurrences, multi-pre-token run occurrences) over `texts`.
+    Example: (["a b"], 16) -> ({b"a": 1, b" b": 1}, {b"a b": 1})"""
+    chunks, joins = Counter(), Counter()
+    for text in texts:
+        tokens = pretokenize(text.encode("utf-8", "surrogatepass"))
+        for token in tokens:
+            chunks.update(split_long(token, max_bytes))
+        for n in range(2, MAX_JOIN + 1):
+            for i in range(len(tokens) - n + 1):
+                joined = b"".join(tokens[i : i + n])
+                if len(joined) <= max_bytes:
+                    joins[joined] += 1
+    return chunks, joins
+
+
+def inner_pieces(chunks: Counter, min_len: int = 2) -> Counter:
+    """Proper substrings of chunks, weighted by the chunk's count (an upper bound on use).
+    Example: {b"abc": 2} -> {b"ab": 2, b"bc": 2}"""
+    pieces: Counter = Counter()
+    for chunk, count in chunks.items():
+        n = len(chunk)
+        for length in range(min_len, n):
+            for start in range(n - length + 1):
+                pieces[chunk[start : start + length]] += count
+    return pieces
+
+
+def bytes_saved(counts: Counter) -> Counter:
+    """Score = occurrences x (length - 1): tokens saved against byte fallback."""
+    return Counter({s: c * (len(s) - 1) for s, c in counts.items() if len(s) > 1})
+
+
+def select_candidates(chunks: Counter, joins: Counter, max_candidates: int, min_count: int = 2) -> Counter:
+    """The strongest candidates by bytes saved; inner pieces get half weight, since the whole
+    chunk they sit in often wins instead.
+    Returns {candidate: occurrences}."""
+    inner = inner_pieces(chunks)
+    scores = bytes_saved(+chunks) + bytes_saved(+joins)
+    for piece, score in bytes_saved(inner).items():
+        scores[piece] = max(scores.get(piece, 0), score // 2)
+    counts = {**inner, **joins, **chunks}
+    best = [s for s, _ in scores.most_common() if counts[s] >= min_count][:max_candidates]
+    return Counter({s: counts[s] for s in best})
+
+
+@dataclass
+class CodebookStats:
+    """How the train chunks use the codebook."""
+
+    codebook_size: int
+    codes_used: int
+    code_perplexity: float
+    distinct_chunks: int
+    mean_chunks_per_code: float
+    collision_share: float  # share of used codes that more than one distinct chunk maps to
+    rank_frequency: list[int]  # occurrences of each used code, most frequent first
+
+    def as_metrics(self) -> dict:
+        return {
+            "codebook_size": self.codebook_size,
+            "codes_used": self.codes_used,
+            "utilization": self.codes_used / self.codebook_size,
+            "unused_codes": self.codebook_size - self.codes_used,
+            "code_perplexity": self.code_perplexity,
+            "distinct_chunks": self.distinct_chunks,
+            "mean_chunks_per_code": self.mean_chunks_per_code,
+            "collision_share": self.collision_share,
+        }
+
+
+def codebook_stats(model: ByteAutoEncoder, chunks: Counter, batch_size: int) -> tuple[CodebookStats, dict]:
+    """Stats over chunk occurrences, and {code: occurrences} for coverage curves."""
+    distinct = list(chunks)
+    codes = encode_chunks(model, distinct, batch_size)  # (U,)
+    weights = torch.tensor([chunks[c] for c in distinct], dtype=torch.float64)
+    used, inverse = torch.unique(codes, return_inverse=True)
+    per_code = torch.zeros(len(used), dtype=torch.float64).index_add_(0, inverse, weights)
+    chunks_per_code = torch.bincount(inverse, minlength=len(used))
+    p = per_code / per_code.sum()
+    stats = CodebookStats(
+        codebook_size=model.fsq.codebook_size,
+        codes_used=len(used),
+        code_perplexity=float(torch.exp(-(p * p.log()).sum())),
+        distinct_chunks=len(distinct),
+        mean_chunks_per_code=float(chunks_per_code.float().mean()),
+        collision_share=float((chunks_per_code > 1).float().mean()),
+        rank_frequency=sorted(per_code.long().tolist(), reverse=True),
+    )
+    return stats, dict(zip(used.tolist(), per_code.tolist()))
+
+
+@dataclass
+class PrunedVocabulary:
+    pieces: list[bytes]  # s_c, in id order (id = 259 + position)
+    codes: list[int]  # c, the verified code of each piece
+    candidates: int  # candidates sent through the encoder
+    candidate_codes: int  # distinct codes they landed on
+    verified_codes: int  # codes whose decoded string re-encodes to themselves
+
+
+def prune(model: ByteAutoEncoder, candidates: Counter, n_pieces: int, batch_size: int) -> PrunedVocabulary:
+    """Top `n_pieces` verified codes, ranked by the bytes their candidates save."""
+    strings = list(candidates)
+    codes = encode_chunks(model, strings, batch_size).tolist()
+    score: Counter = Counter()
+    for string, code in zip(strings, codes):
+        score[code] += candidates[string] * (len(string) - 1)
+    ranked = [code for code, _ in score.most_common()]
+    decoded = decode_indices(model, torch.tensor(ranked, dtype=torch.int64), batch_size)
+    # A piece must be at least 2 bytes (single bytes have their own ids) and a fixed point.
+    long_enough = [(c, s) for c, s in zip(ranked, decoded) if len(s) > 1]
+    recoded = encode_chunks(model, [s for _, s in long_enough], batch_size).tolist()
+    verified = [(c, s) for (c, s), again in zip(long_enough, recoded) if again == c]
+    kept = verified[:n_pieces]
+    return PrunedVocabulary(
+        pieces=[s for _, s in kept],
+        codes=[c for c, _ in kept],
+        candidates=len(strings),
+        candidate_codes=len(ranked),
+        verified_codes=len(verified),
+    )

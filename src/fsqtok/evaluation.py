@@ -1,0 +1,48 @@
+"""Evaluation reports shared by baseline_eval and evaluate: the same metrics, before and after."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from fsqtok.metrics import reconstruction_case, speed_metrics, summarize_cases, tokenization_metrics
+from fsqtok.protocol import Tokenizer
+
+
+def test_cases() -> tuple[int, list[str]]:
+    """(version, strings) of the standard test cases every evaluation runs."""
+    data = json.loads(resources.files("fsqtok").joinpath("data/test_cases.json").read_text("utf-8"))
+    return data["version"], data["cases"]
+
+
+def reconstruction_report(model, val_chunks, device) -> dict:
+    """The neural path on the test cases and on val chunk occurrences."""
+    import math
+
+    from fsqtok.autoencoder import reconstruct_text
+    from fsqtok.train_autoencoder import evaluate_chunks
+
+    version, cases = test_cases()
+    per_case = [reconstruction_case(t, reconstruct_text(model, t.encode()).decode("utf-8", "replace"))
+                for t in cases]
+    chunks = evaluate_chunks(model, val_chunks, 4096, device)
+    chunks["perplexity"] = math.exp(chunks["loss"])
+    return {"test_cases_version": version, "test_cases": summarize_cases(per_case),
+            "val_chunks": chunks, "cases": per_case}
+
+
+def tokenizer_report(tokenizer: Tokenizer, texts: list[str], speed_text: str, repeats: int) -> dict:
+    """Compression on `texts` plus single-thread speed on `speed_text`."""
+    return {"vocab_size": tokenizer.vocab_size, **tokenization_metrics(tokenizer, texts),
+            **speed_metrics(tokenizer, speed_text, repeats)}
+
+
+def speed_sample(texts: list[str], n_bytes: int) -> str:
+    """The first documents of `texts` up to about n_bytes UTF-8 bytes, joined."""
+    taken, total = [], 0
+    for text in texts:
+        if total >= n_bytes:
+            break
+        taken.append(text)
+        total += len(text.encode("utf-8"))
+    return "\n".join(taken)

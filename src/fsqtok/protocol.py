@@ -1,0 +1,72 @@
+"""The tokenizer protocol every fsqtok tokenizer and baseline shares (HF-tokenizers/minbpe shape).
+
+Ids 0 <pad>, 1 <bos>, 2 <eos> everywhere. A subclass supplies `encode_bytes`, `decode_bytes`,
+`vocab_size`, `name` and the token tables; text, batch and special handling live here once.
+"""
+
+from __future__ import annotations
+
+from fsqtok.errors import FsqtokError
+
+PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
+SPECIAL_TOKENS = {"<pad>": PAD_ID, "<bos>": BOS_ID, "<eos>": EOS_ID}
+N_SPECIAL = len(SPECIAL_TOKENS)
+
+
+def to_utf8(text: str) -> bytes:
+    """str -> UTF-8; a str that is not valid Unicode (lone surrogates) is a clear error."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise FsqtokError(
+            f"text has a lone surrogate at index {err.start} and is not valid Unicode; "
+            "use encode_bytes for raw bytes"
+        ) from None
+
+
+class Tokenizer:
+    name = "base"
+
+    @property
+    def vocab_size(self) -> int:
+        raise NotImplementedError
+
+    def encode_bytes(self, data: bytes) -> list[int]:
+        raise NotImplementedError
+
+    def decode_bytes(self, ids: list[int]) -> bytes:
+        """Bytes of `ids`; special ids contribute nothing."""
+        raise NotImplementedError
+
+    @property
+    def special_ids(self) -> dict[str, int]:
+        return dict(SPECIAL_TOKENS)
+
+    def encode(self, text: str, add_bos: bool = False, add_eos: bool = False) -> list[int]:
+        ids = self.encode_bytes(to_utf8(text))
+        return [BOS_ID] * add_bos + ids + [EOS_ID] * add_eos
+
+    def decode(self, ids: list[int], skip_special: bool = True) -> str:
+        """Text of `ids`; bytes that are not valid UTF-8 become U+FFFD (decode_bytes keeps them)."""
+        if not skip_special and any(0 <= i < N_SPECIAL for i in ids):
+            names = {v: k for k, v in SPECIAL_TOKENS.items()}
+            parts, run = [], []
+            for i in ids:
+                if 0 <= i < N_SPECIAL:
+                    parts += [self.decode_bytes(run).decode("utf-8", "replace"), names[i]]
+                    run = []
+                else:
+                    run.append(i)
+            return "".join(parts) + self.decode_bytes(run).decode("utf-8", "replace")
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+    def encode_batch(self, texts: list[str], add_bos: bool = False, add_eos: bool = False) -> list[list[int]]:
+        return [self.encode(t, add_bos, add_eos) for t in texts]
+
+    def decode_batch(self, batch: list[list[int]], skip_special: bool = True) -> list[str]:
+        return [self.decode(ids, skip_special) for ids in batch]
+
+    def check_ids(self, ids: list[int]) -> None:
+        bad = next((i for i in ids if not 0 <= i < self.vocab_size), None)
+        if bad is not None:
+            raise FsqtokError(f"token id {bad} is out of range [0, {self.vocab_size}) for {self.name}")

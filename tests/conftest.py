@@ -1,0 +1,68 @@
+"""Shared fixtures: tiny params that run every stage on CPU in seconds."""
+
+import copy
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fsqtok.config import params_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY_PARAMS = {
+    "seed": 0,
+    "device": "cpu",
+    "corpus": {"sources": [{"kind": "kjv", "max_documents": 12}, {"kind": "wikipedia_summaries", "max_documents": 24}]},
+    "split": {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0},
+    "autoencoder": {"d_byte": 8, "conv_channels": [16, 16, 16], "deconv_channels": [16, 16, 16],
+                    "d_latent": 32, "decoder_hidden": 64},
+    "pretrain": {"steps": 6, "batch_size": 32, "warmup_steps": 2, "eval_every": 3, "eval_chunks": 500,
+                 "checkpoint_every": 3, "keep_checkpoints": 2, "threads": 1},
+    "prune": {"vocab_size": 300, "max_candidates": 3000, "batch_size": 512},
+    "evaluate": {"max_chunks": 500, "speed_bytes": 2000, "speed_repeats": 1},
+    "lm": {"n_layer": 1, "n_head": 2, "d_model": 16, "context_tokens": 32, "batch_size": 4, "steps": 4,
+           "warmup_steps": 1, "max_val_bytes": 3000, "sample_tokens": 8},
+    "tracking": {"enabled": False},
+}
+
+
+@pytest.fixture
+def tiny_params() -> dict:
+    """TINY_PARAMS with every default filled in: DVC needs each key a stage lists."""
+    return dataclasses.asdict(params_from_dict(copy.deepcopy(TINY_PARAMS)))
+
+
+def run(cmd: list[str], cwd: Path, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command with the test interpreter's bin folder first on PATH."""
+    full_env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **(env or {})}
+    result = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def pipeline_repo(tmp_path, tiny_params):
+    """A temporary git + DVC repository holding the real pipeline and tiny params."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("dvc.yaml", "pipeline", "src"):
+        source = ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, repo / name)
+    shutil.copy(ROOT / ".gitignore", repo / ".gitignore")
+    (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params, sort_keys=False))
+    run(["git", "init", "-q"], repo)
+    run(["git", "config", "user.email", "test@fsqtok.invalid"], repo)
+    run(["git", "config", "user.name", "fsqtok test"], repo)
+    run(["dvc", "init", "-q"], repo)
+    run(["dvc", "config", "core.analytics", "false"], repo)
+    run(["dvc", "config", "core.check_update", "false"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "pipeline"], repo)
+    return repo

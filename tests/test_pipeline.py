@@ -1,0 +1,72 @@
+"""The real pipeline end to end: real DVC, real MLflow (temp SQLite), tiny params, temp git repo."""
+
+import json
+
+import yaml
+from mlflow.tracking import MlflowClient
+
+from conftest import run
+
+STAGES = ["prepare_corpus", "split", "baseline_eval", "pretrain", "prune"]
+
+
+def ran_stages(output: str) -> list[str]:
+    return [s for s in STAGES if f"Running stage '{s}'" in output]
+
+
+def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
+    params = yaml.safe_load((pipeline_repo / "params.yaml").read_text())
+    params["tracking"] = {"enabled": True, "experiment": "e2e"}
+    (pipeline_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "commit", "-qam", "tracking on"], pipeline_repo)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {"MLFLOW_TRACKING_URI": uri}
+
+    first = run(["fsqtok", "repro"], pipeline_repo, env)
+    assert ran_stages(first.stdout) == STAGES
+    for path in ["data/corpus/documents.parquet", "data/split/train.parquet", "models/autoencoder/model.safetensors",
+                 "models/tokenizer/vocab.json", "models/baselines/bpe/tokenizer.json",
+                 "reports/pretrain/curve.csv", "reports/codebook/coverage.png"]:
+        assert (pipeline_repo / path).exists(), path
+    corpus = json.loads((pipeline_repo / "reports/corpus/metrics.json").read_text())
+    assert corpus["per_source"]["kjv"]["documents"] == 12
+
+    second = run(["dvc", "repro"], pipeline_repo, env)
+    assert ran_stages(second.stdout) == []
+
+    run(["git", "add", "-A"], pipeline_repo)
+    run(["git", "commit", "-qm", "outputs"], pipeline_repo)
+    experiment = run(["dvc", "exp", "run", "-S", "split.seed=1", "--name", "seed1"], pipeline_repo, env)
+    assert ran_stages(experiment.stdout) == STAGES[1:]
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("e2e")
+    assert exp.artifact_location.startswith((pipeline_repo / "mlartifacts").as_uri())
+    runs = client.search_runs([exp.experiment_id], max_results=100)
+    by_id = {r.info.run_id: r for r in runs}
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert sorted(r.info.run_name for r in parents) == ["exp:seed1", "repro"]
+    for parent, expected in zip(sorted(parents, key=lambda r: r.info.run_name), [STAGES[1:], STAGES]):
+        children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+        assert sorted(r.info.run_name for r in children) == sorted(expected)
+        assert all(r.info.status == "FINISHED" for r in children)
+    pretrain = next(r for r in runs if r.info.run_name == "pretrain")
+    assert pretrain.data.tags["stage"] == "pretrain" and len(pretrain.data.tags["params_hash"]) == 12
+    assert pretrain.data.params["pretrain.steps"] == "6"
+    history = client.get_metric_history(pretrain.info.run_id, "byte_accuracy")
+    assert [m.step for m in history] == [3, 6]
+    assert len(by_id) == len(STAGES) * 2 + 1
+
+
+def test_bad_params_fail_with_one_line(pipeline_repo):
+    (pipeline_repo / "params.yaml").write_text("split:\n  val_fraction: -0.5\n")
+    result = run(["python", "pipeline/split.py"], pipeline_repo, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: split.val_fraction: must be in (0, 1), got -0.5"
+
+
+def test_missing_input_names_the_file(pipeline_repo):
+    result = run(["python", "pipeline/split.py"], pipeline_repo, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: data/corpus/documents.parquet: missing; run the stage that writes it (dvc repro)")

@@ -1,0 +1,73 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fsqtok.errors import FsqtokError
+from fsqtok.tokenizer import AutoEncoderTokenizer, ChunkVocabulary
+
+PIECES = [b" the", b" of", b" of the", b"ing", b" th", b"he", b" world"]
+
+
+def tiny_tokenizer(pieces=PIECES):
+    return AutoEncoderTokenizer(pieces, codes=list(range(100, 100 + len(pieces))), max_chunk_bytes=16)
+
+
+def test_hand_built_vocabulary_gives_exact_ids():
+    tok = tiny_tokenizer()
+    # " of the" is one piece (259 + 2); " thing" -> " th" + "ing"; "he" inside "hello"; bytes otherwise
+    assert tok.encode(" of the thing") == [261, 263, 262]
+    assert tok.encode("hello world") == [264, 3 + ord("l"), 3 + ord("l"), 3 + ord("o"), 265]
+    assert tok.encode(" of theology") == [260, 259, 3 + ord("o"), 3 + ord("l"), 3 + ord("o"), 3 + ord("g"), 3 + ord("y")]
+    assert tok.encode("x", add_bos=True, add_eos=True) == [1, 3 + ord("x"), 2]
+    assert tok.decode([1, 261, 2]) == " of the"
+    assert tok.decode([1, 261, 2], skip_special=False) == "<bos> of the<eos>"
+
+
+def test_ids_layout_and_tables():
+    tok = tiny_tokenizer()
+    assert tok.vocab_size == 259 + len(PIECES)
+    assert tok.special_ids == {"<pad>": 0, "<bos>": 1, "<eos>": 2}
+    assert tok.token_to_id(" of the") == 261
+    assert tok.token_to_id("A") == 3 + 65
+    assert tok.token_to_id("<eos>") == 2
+    assert tok.token_to_id("zzz") is None
+    assert tok.id_to_token(261) == b" of the"
+    assert tok.id_to_token(0) == "<pad>"
+    with pytest.raises(FsqtokError, match="token id 999 is out of range"):
+        tok.decode([999])
+    with pytest.raises(FsqtokError, match="out of range"):
+        tok.decode([-1])
+
+
+def test_lone_surrogate_is_a_clear_error():
+    with pytest.raises(FsqtokError, match="lone surrogate at index 1"):
+        tiny_tokenizer().encode("a\ud800b")
+
+
+def test_join_prefers_longest_run_of_whole_pretokens():
+    vocab = ChunkVocabulary([b" a", b" a b", b" a b c"], 16)
+    assert vocab.encode_bytes(b" a b c d") == [261, 3 + ord(" "), 3 + ord("d")]
+    assert vocab.encode_bytes(b" a b") == [260]
+    assert vocab.encode_bytes(b" a x") == [259, 3 + ord(" "), 3 + ord("x")]
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=500))
+def test_lossless_on_arbitrary_bytes(data):
+    tok = tiny_tokenizer()
+    ids = tok.encode_bytes(data)
+    assert tok.decode_bytes(ids) == data
+    assert all(3 <= i < tok.vocab_size for i in ids)
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=300))
+def test_lossless_on_arbitrary_text(text):
+    tok = tiny_tokenizer()
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        with pytest.raises(FsqtokError):
+            tok.encode(text)
+        return
+    assert tok.decode(tok.encode(text)) == text
