@@ -1,0 +1,132 @@
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from conftest import run
+from fsqtok.autoencoder import PAD, ByteAutoEncoder, pack_chunks, unpack_chunks
+from fsqtok.bundle import BundleError, load_autoencoder, save_autoencoder
+from fsqtok.checkpoint import Checkpointer, load_checkpoint
+from fsqtok.config import params_from_dict
+from fsqtok.train_autoencoder import ChunkStream, PretrainRun, chunk_tensor, evaluate_chunks, lr_factor
+
+TEXTS = ["In the beginning God created the heaven and the earth.",
+         "And the earth was without form, and void; and darkness was upon the face of the deep."] * 3
+
+
+def make_run(tiny_params, directory, **pretrain):
+    params = params_from_dict({**tiny_params, "pretrain": {**tiny_params["pretrain"], **pretrain}})
+    chunks = chunk_tensor(TEXTS, params.chunking.max_chunk_bytes)
+    return PretrainRun(params, chunks, chunks, Checkpointer(directory, 2), torch.device("cpu"), progress=False)
+
+
+def test_pack_unpack_and_shapes():
+    ids = pack_chunks([b"hi", b"", b"abcd"], 4)
+    assert ids.tolist() == [[104, 105, PAD, PAD], [PAD] * 4, [97, 98, 99, 100]]
+    assert unpack_chunks(ids) == [b"hi", b"", b"abcd"]
+    params = params_from_dict({})
+    for decoder in ("mlp", "deconv"):
+        config = params_from_dict({"autoencoder": {"decoder": decoder}}).autoencoder
+        model = ByteAutoEncoder(config, params.fsq.levels, 16).eval()
+        logits, indices = model(pack_chunks([b"hello", b" world"], 16))
+        assert logits.shape == (2, 16, 257) and indices.shape == (2,)
+
+
+def test_schedule_and_stream_are_deterministic():
+    config = params_from_dict({"pretrain": {"warmup_steps": 10, "steps": 110, "min_lr_ratio": 0.0}}).pretrain
+    assert lr_factor(0, config) == pytest.approx(0.1)
+    assert lr_factor(9, config) == pytest.approx(1.0)
+    assert lr_factor(60, config) == pytest.approx(0.5)
+    assert lr_factor(110, config) == pytest.approx(0.0)
+    chunks = torch.arange(10).unsqueeze(1)
+    a, b = ChunkStream(chunks, seed=3), ChunkStream(chunks, seed=3)
+    first = [a.next_batch(4).flatten().tolist() for _ in range(3)]
+    assert sorted(first[0] + first[1] + first[2][:2]) == list(range(10))  # one whole epoch, then the next
+    b.next_batch(4)
+    resumed = ChunkStream(chunks, seed=3, **b.state())
+    assert [resumed.next_batch(4).flatten().tolist() for _ in range(2)] == first[1:]
+
+
+def test_evaluate_counts_real_bytes_only():
+    chunks = chunk_tensor(["ab ab c"], 16)
+    model = ByteAutoEncoder(params_from_dict({}).autoencoder, [8, 5], 16).eval()
+    metrics = evaluate_chunks(model, chunks, 64, torch.device("cpu"))
+    assert 0 <= metrics["byte_accuracy"] <= 1 and metrics["codes_used"] <= 3
+    assert set(metrics) == {"loss", "byte_accuracy", "exact_match", "exact_match_distinct", "codes_used",
+                            "code_perplexity"}
+
+
+def test_resume_is_exact(tiny_params, tmp_path):
+    straight_model, straight = make_run(tiny_params, tmp_path / "a").run()
+    halfway = make_run(tiny_params, tmp_path / "b")
+    _, first_half = halfway.run(stop_after=3)
+    assert first_half.step == 3 and [p.name for p in halfway.checkpoints.step_files()] == ["step_00000003.pt"]
+    resumed_model, resumed = make_run(tiny_params, tmp_path / "b").run()
+    assert resumed.step == straight.step == 6
+    assert resumed.history == [{**row, "steps_per_s": r["steps_per_s"]} for row, r in zip(straight.history, resumed.history)]
+    for (name, a), (_, b) in zip(straight_model.state_dict().items(), resumed_model.state_dict().items()):
+        assert torch.equal(a, b), name
+    final = load_checkpoint(tmp_path / "b" / "step_00000006.pt")
+    assert final["data"] == load_checkpoint(tmp_path / "a" / "step_00000006.pt")["data"]
+
+
+def test_checkpoints_keep_last_k_and_best(tiny_params, tmp_path):
+    run_ = make_run(tiny_params, tmp_path / "c", steps=9, checkpoint_every=3)
+    run_.run()
+    assert [p.name for p in run_.checkpoints.step_files()] == ["step_00000006.pt", "step_00000009.pt"]
+    assert run_.checkpoints.best_path.exists()
+
+
+def test_sigkill_then_rerun_resumes(pipeline_repo, tiny_params):
+    params = {**tiny_params, "pretrain": {**tiny_params["pretrain"], "steps": 400, "checkpoint_every": 2,
+                                          "eval_every": 200}}
+    (pipeline_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["python", "pipeline/prepare_corpus.py"], pipeline_repo)
+    run(["python", "pipeline/split.py"], pipeline_repo)
+    process = subprocess.Popen([sys.executable, "pipeline/pretrain.py"], cwd=pipeline_repo,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    checkpoints = pipeline_repo / "checkpoints" / "pretrain"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(checkpoints.glob("*/step_*.pt"))) < 2:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    files = list(checkpoints.glob("*/*"))
+    assert files and not [f for f in files if ".tmp" in f.name]
+    steps = [load_checkpoint(f)["step"] for f in files if f.name.startswith("step_")]
+    assert steps and all(s % 2 == 0 for s in steps)
+    rerun = run(["python", "pipeline/pretrain.py"], pipeline_repo)
+    assert f"at step {max(steps)}" in rerun.stdout
+    assert (pipeline_repo / "models/autoencoder/model.safetensors").exists()
+
+
+def test_bundle_errors_name_the_file(tmp_path):
+    params = params_from_dict({"autoencoder": {"conv_channels": [8, 8, 8], "deconv_channels": [8, 8, 8],
+                                               "d_latent": 16, "decoder_hidden": 16}})
+    model = ByteAutoEncoder(params.autoencoder, params.fsq.levels, 16)
+    path = save_autoencoder(model, tmp_path / "ae", meta={"step": 1})
+    loaded, meta = load_autoencoder(path)
+    assert meta["step"] == 1
+    x = pack_chunks([b"abc"], 16)
+    assert torch.equal(loaded.eval()(x)[0], model.eval()(x)[0])
+
+    (path / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(BundleError, match=r"ae/model.safetensors: corrupt safetensors file"):
+        load_autoencoder(path)
+    save_autoencoder(model, path)
+    config = (path / "config.json").read_text().replace('"d_latent": 16', '"d_latent": 32')
+    (path / "config.json").write_text(config)
+    with pytest.raises(BundleError, match=r"ae/model.safetensors: weights do not match config.json"):
+        load_autoencoder(path)
+    (path / "meta.json").unlink()
+    with pytest.raises(BundleError, match=r"ae/meta.json: missing"):
+        load_autoencoder(path)
+    with pytest.raises(BundleError, match=r"nowhere: no such bundle folder"):
+        load_autoencoder(tmp_path / "nowhere")
+    (path / "config.json").write_text('{"format": "fsqtok.autoencoder", "format_version": 99}')
+    with pytest.raises(BundleError, match="format_version 99 is not supported"):
+        load_autoencoder(path)
