@@ -26,3 +26,6 @@ ui: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src pipeline tests
+
+bench: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/fsqtok bench

@@ -131,10 +131,11 @@ def save_autoencoder(model, path: str | Path, meta: dict | None = None) -> Path:
     return write_bundle(path, AUTOENCODER, autoencoder_config(model), model.state_dict(), meta)
 
 
-def load_autoencoder(path: str | Path):
-    """(model in eval mode, meta) from an auto-encoder bundle."""
+def load_autoencoder(path: str | Path, kind: str = AUTOENCODER):
+    """(model in eval mode, meta) from an auto-encoder bundle, or from another bundle `kind`
+    that carries the auto-encoder (the tokenizer bundle does)."""
     path = Path(path)
-    config, tensors, meta = read_bundle(path, AUTOENCODER)
+    config, tensors, meta = read_bundle(path, kind)
     model = build_autoencoder(config)
     load_state_checked(model, tensors, path)
     return model.eval(), meta

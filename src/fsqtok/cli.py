@@ -130,5 +130,76 @@ def validate(tokenizer: Path = TOKENIZER_OPTION) -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def compare(
+    a: Path = typer.Argument(..., help="first metrics JSON"),
+    b: Path = typer.Argument(..., help="second metrics JSON"),
+    report: Path = typer.Option(Path("compare.html"), "--report", help="HTML file to write"),
+) -> None:
+    """Every numeric metric of two metrics files side by side, as a self-contained HTML page."""
+    from fsqtok.files import read_json
+    from fsqtok.report import comparison_report
+
+    with user_errors():
+        html = comparison_report(read_json(a), read_json(b), a.name, b.name)
+    report.write_text(html, encoding="utf-8")
+    typer.echo(f"wrote {report}")
+
+
+@app.command()
+def generate(
+    lm: Path = typer.Option(Path("models/lm/fsqtok"), "--lm", help="LM bundle folder"),
+    prompt: str = typer.Option("In the beginning", "--prompt"),
+    tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", "-t",
+                                             help="tokenizer bundle; default: the pipeline's one the LM names"),
+    max_tokens: int = typer.Option(64, "--max-tokens"),
+    temperature: float = typer.Option(0.8),
+    top_k: int = typer.Option(50, "--top-k"),
+    top_p: float = typer.Option(0.95, "--top-p"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Sample a continuation of --prompt from a trained LM."""
+    from fsqtok.bundle import read_json_file
+    from fsqtok.lm.io import load_lm
+    from fsqtok.lm.sample import generate as sample
+    from fsqtok.loading import load_tokenizer, pipeline_tokenizer
+    from fsqtok.protocol import EOS_ID
+
+    with user_errors():
+        if tokenizer is None:
+            name = read_json_file(lm / "config.json").get("tokenizer", {}).get("name", "byte")
+            tok = pipeline_tokenizer(name)
+        else:
+            tok = load_tokenizer(tokenizer)
+        model = load_lm(lm, tok)
+        ids = sample(model, tok.encode(prompt, add_bos=True), max_tokens, EOS_ID, temperature, top_k, top_p, seed)
+    typer.echo(prompt + tok.decode(ids))
+
+
+@app.command()
+def bench(
+    split: Path = typer.Option(Path("data/split/val.parquet"), help="text to time (a parquet with a text column)"),
+    out: Path = typer.Option(Path("reports/bench/metrics.json")),
+    readme: Optional[Path] = typer.Option(Path("README.md"), help="README whose bench table is updated"),
+    max_bytes: int = typer.Option(500_000, help="bytes of text timed"),
+    repeats: int = typer.Option(5, help="timings are medians over this many runs"),
+) -> None:
+    """Speed and memory of fsqtok vs HF BPE, tiktoken (same ranks), word and byte."""
+    from fsqtok.bench import markdown_table, run_bench, update_readme
+    from fsqtok.evaluation import speed_sample
+    from fsqtok.files import read_parquet, write_json
+    from fsqtok.loading import PIPELINE_TOKENIZERS
+
+    with user_errors():
+        text = speed_sample(list(read_parquet(split, ["text"])["text"]), max_bytes)
+        report = run_bench(PIPELINE_TOKENIZERS, text, repeats, out.parent)
+    write_json(out, report)
+    table = markdown_table(report)
+    if readme is not None and readme.exists():
+        update_readme(readme, table, f"Measured by `make bench` on {len(text.encode()) / 1e3:.0f} kB of val text, "
+                                     f"one thread unless noted, medians of {repeats} runs:")
+    typer.echo(table)
+
+
 if __name__ == "__main__":
     app()

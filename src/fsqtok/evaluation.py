@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from importlib import resources
+from pathlib import Path
 
 from fsqtok.metrics import reconstruction_case, speed_metrics, summarize_cases, tokenization_metrics
 from fsqtok.protocol import Tokenizer
@@ -46,3 +49,23 @@ def speed_sample(texts: list[str], n_bytes: int) -> str:
         taken.append(text)
         total += len(text.encode("utf-8"))
     return "\n".join(taken)
+
+
+MEMORY_PROBE = """
+import resource, sys
+from fsqtok.loading import load_tokenizer
+tokenizer = load_tokenizer(sys.argv[1])
+tokenizer.encode(open(sys.argv[2], encoding="utf-8").read())
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def resident_memory_mb(tokenizer_path: str, text: str, workdir: Path) -> float:
+    """Peak resident memory (MB) of a fresh Python process that loads the tokenizer and encodes
+    `text`: what a user pays to use it, interpreter included."""
+    sample = workdir / "memory_probe.txt"
+    sample.write_text(text, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, tokenizer_path, str(sample)],
+                            capture_output=True, text=True, check=True)
+    sample.unlink()
+    return float(result.stdout.strip().splitlines()[-1])

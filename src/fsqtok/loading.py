@@ -25,8 +25,10 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
     return LOADERS[kind](path)
 
 
-def pipeline_tokenizer(name: str, root: Path = Path(".")) -> Tokenizer:
+PIPELINE_TOKENIZERS = {"fsqtok": "models/tokenizer", "bpe": "models/baselines/bpe",
+                       "word": "models/baselines/word", "byte": "byte"}  # where the pipeline puts each
+
+
+def pipeline_tokenizer(name: str) -> Tokenizer:
     """The pipeline's tokenizer called `name` (fsqtok, bpe, word, byte) from its usual place."""
-    places = {"fsqtok": root / "models/tokenizer", "bpe": root / "models/baselines/bpe",
-              "word": root / "models/baselines/word"}
-    return load_tokenizer(places.get(name, "byte"))
+    return load_tokenizer(PIPELINE_TOKENIZERS[name])

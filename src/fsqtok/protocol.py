@@ -70,3 +70,14 @@ class Tokenizer:
         bad = next((i for i in ids if not 0 <= i < self.vocab_size), None)
         if bad is not None:
             raise FsqtokError(f"token id {bad} is out of range [0, {self.vocab_size}) for {self.name}")
+
+    def fingerprint(self) -> str:
+        """Short hash of the whole id -> bytes table: two tokenizers with the same fingerprint
+        give every id the same meaning (an LM checks it at load time)."""
+        import hashlib
+
+        digest = hashlib.sha256(f"{self.name}:{self.vocab_size}".encode())
+        for i in range(N_SPECIAL, self.vocab_size):
+            piece = self.decode_bytes([i])
+            digest.update(len(piece).to_bytes(4, "little") + piece)
+        return digest.hexdigest()[:16]

@@ -155,7 +155,7 @@ class AutoEncoderTokenizer(Tokenizer):
                 raise FsqtokError("this tokenizer has no auto-encoder attached; load it from a bundle")
             from fsqtok.bundle import load_autoencoder
 
-            self._model, _ = load_autoencoder(self.autoencoder_dir)
+            self._model, _ = load_autoencoder(self.autoencoder_dir, kind=TOKENIZER)
         return self._model
 
     def neural_codes(self, chunks: list[bytes]) -> list[int]:

@@ -1,0 +1,86 @@
+"""Stage integrate: one LM per tokenizer in lm.tokenizers, same shape, steps, tokens per batch
+and context -> models/lm/<tokenizer>/, reports/integrate/{metrics.json, bpb.csv, bpb.png, samples.json}."""
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+import typer
+
+from fsqtok.config import load_params
+from fsqtok.device import resolve_device, set_threads
+from fsqtok.errors import user_errors
+from fsqtok.files import read_parquet, write_json
+from fsqtok.lm.data import encode_documents, pack, take_bytes
+from fsqtok.lm.embedding_init import init_from_codes
+from fsqtok.lm.io import save_lm
+from fsqtok.lm.model import Transformer, TransformerConfig
+from fsqtok.lm.sample import generate
+from fsqtok.lm.train import bits_per_byte, train_lm
+from fsqtok.loading import pipeline_tokenizer
+from fsqtok.plots import plot_lines
+from fsqtok.protocol import BOS_ID, EOS_ID
+from fsqtok.tracking import stage_run
+
+PROMPTS = ["In the beginning", "The city of"]
+
+
+def main(split_dir: Path = Path("data/split"), models: Path = Path("models/lm"),
+         reports: Path = Path("reports/integrate")) -> None:
+    with user_errors():
+        params = load_params()
+        set_threads(0)
+        device, config = resolve_device(params.device), params.lm
+        with stage_run("integrate", params, ["seed", "device", "lm"]) as tracker:
+            train = list(read_parquet(split_dir / "train.parquet", ["text"])["text"])
+            val, val_bytes = take_bytes(list(read_parquet(split_dir / "val.parquet", ["text"])["text"]),
+                                        config.max_val_bytes)
+            rows, curves, samples = [], [], {}
+            for name in config.tokenizers:
+                tokenizer = pipeline_tokenizer(name)
+                budget = config.steps * config.batch_size * config.context_tokens
+                train_rows = pack(encode_documents(tokenizer.encode, train, budget, params.seed),
+                                  config.context_tokens, BOS_ID, EOS_ID, params.seed)
+                val_rows = pack([tokenizer.encode(t) for t in val], config.context_tokens, BOS_ID, EOS_ID, None)
+                torch.manual_seed(params.seed)
+                model = Transformer(TransformerConfig(tokenizer.vocab_size, config.n_layer, config.n_head,
+                                                      config.d_model, config.context_tokens)).to(device)
+                if config.init_from_codes and name == "fsqtok":
+                    init_from_codes(model, tokenizer)
+
+                def evaluate(step: int) -> dict:
+                    return bits_per_byte(model, *val_rows, val_bytes, 64, device)
+
+                curve = train_lm(model, *train_rows, config, device, params.seed, evaluate,
+                                 max(1, config.steps // 10), name)
+                for row in curve:
+                    tracker.metrics({f"{name}.{k}": v for k, v in row.items() if k != "step"}, step=row["step"])
+                final = curve[-1]
+                rows.append({"tokenizer": name, "vocab_size": tokenizer.vocab_size, **model.parameter_counts(),
+                             "tokens_seen": final["tokens_seen"], "bytes_seen": round(final["tokens_seen"]
+                             * val_bytes / max(1, final["val_tokens"])), "val_bytes": val_bytes,
+                             "val_tokens": final["val_tokens"], "val_bpb": final["bpb"],
+                             "tokens_per_s": final["tokens_per_s"]})
+                curves += [{"tokenizer": name, **row} for row in curve]
+                samples[name] = [prompt + tokenizer.decode(generate(
+                    model, tokenizer.encode(prompt, add_bos=True), config.sample_tokens, EOS_ID,
+                    config.temperature, config.top_k, config.top_p, params.seed)) for prompt in PROMPTS]
+                save_lm(model.cpu(), tokenizer, models / name, meta={"curve": curve, "row": rows[-1]})
+            table = {row["tokenizer"]: row for row in rows}
+            if "fsqtok" in table and "bpe" in table:
+                table["fsqtok_vs_bpe_bpb_ratio"] = table["fsqtok"]["val_bpb"] / table["bpe"]["val_bpb"]
+            reports.mkdir(parents=True, exist_ok=True)
+            frame = pd.DataFrame(curves)
+            frame.to_csv(reports / "bpb.csv", index=False)
+            wide = frame.pivot(index="step", columns="tokenizer", values="bpb").reset_index()
+            plot_lines(wide, "step", list(config.tokenizers), reports / "bpb.png", "Val bits-per-byte")
+            write_json(reports / "metrics.json", table)
+            write_json(reports / "samples.json", samples)
+            tracker.metrics({k: v for k, v in table.items()})
+            for name in ("bpb.png", "samples.json"):
+                tracker.artifact(reports / name)
+        print("integrate: " + ", ".join(f"{r['tokenizer']} BPB {r['val_bpb']:.4f}" for r in rows))
+
+
+if __name__ == "__main__":
+    typer.run(main)

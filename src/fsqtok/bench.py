@@ -1,0 +1,158 @@
+"""Benchmarks: encode/decode throughput, memory and load time of every tokenizer, plus the
+auto-encoder's training and encoding speed. Medians of several runs; never run as a timed test.
+
+tiktoken is built offline from the *same* BPE ranks as the HF baseline, so the two differ only
+in implementation.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from fsqtok.baselines import BPETokenizer
+from fsqtok.evaluation import resident_memory_mb
+from fsqtok.loading import load_tokenizer
+from fsqtok.metrics import median_seconds
+from fsqtok.protocol import N_SPECIAL, SPECIAL_TOKENS
+
+GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+
+class TiktokenBPE:
+    """tiktoken's Rust BPE over the HF BPE's ranks (id = rank), same specials."""
+
+    name = "tiktoken"
+
+    def __init__(self, bpe: BPETokenizer):
+        import tiktoken
+
+        ranks = {bpe.decode_bytes([i]): i for i in range(N_SPECIAL, bpe.vocab_size)}
+        self.encoding = tiktoken.Encoding("fsqtok-bpe", pat_str=GPT2_PATTERN, mergeable_ranks=ranks,
+                                          special_tokens=dict(SPECIAL_TOKENS))
+        self.vocab_size = bpe.vocab_size
+
+    def encode(self, text: str) -> list[int]:
+        return self.encoding.encode_ordinary(text)
+
+    def decode(self, ids: list[int]) -> str:
+        return self.encoding.decode(ids)
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return self.encoding.encode_ordinary_batch(texts, num_threads=os.cpu_count() or 1)
+
+
+def batch_encoder(tokenizer):
+    """All-core batch encode: the tokenizer's own threaded Rust batch where it has one
+    (HF, tiktoken), else a thread pool (fsqtok's encode is Python, so this shows the GIL's cost)."""
+    if isinstance(tokenizer, BPETokenizer):
+        return lambda texts: tokenizer.hf.encode_batch(texts, add_special_tokens=False)
+    if isinstance(tokenizer, TiktokenBPE):
+        return tokenizer.encode_batch
+    pool = ThreadPoolExecutor(os.cpu_count() or 1)
+    return lambda texts: list(pool.map(tokenizer.encode, texts))
+
+
+def tokenizer_speed(tokenizer, text: str, lines: list[str], repeats: int) -> dict:
+    megabytes = len(text.encode("utf-8")) / 1e6
+    ids = tokenizer.encode(text)
+    encode_batch = batch_encoder(tokenizer)
+    return {
+        "tokens": len(ids),
+        "encode_mb_s": megabytes / median_seconds(lambda: tokenizer.encode(text), repeats),
+        "decode_mb_s": megabytes / median_seconds(lambda: tokenizer.decode(ids), repeats),
+        "batch_encode_mb_s": megabytes / median_seconds(lambda: encode_batch(lines), repeats),
+    }
+
+
+def load_seconds(path: str, repeats: int) -> float:
+    return median_seconds(lambda: load_tokenizer(path), repeats)
+
+
+def autoencoder_speed(tokenizer_path: str, chunks: list[bytes], steps: int, batch_size: int) -> dict:
+    """Training steps/s (forward + backward + AdamW) and encoder chunks/s, on this machine's device."""
+    import torch
+
+    from fsqtok.autoencoder import encode_chunks, pack_chunks
+    from fsqtok.bundle import load_autoencoder
+    from fsqtok.device import resolve_device
+    from fsqtok.tokenizer import TOKENIZER
+    from fsqtok.train_autoencoder import reconstruction_loss
+
+    device = resolve_device("auto")
+    model, _ = load_autoencoder(tokenizer_path, kind=TOKENIZER)
+    model = model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    batch = pack_chunks((chunks * (batch_size // max(1, len(chunks)) + 1))[:batch_size], model.max_chunk_bytes).to(device)
+
+    def step() -> None:
+        logits, _ = model(batch)
+        loss = reconstruction_loss(logits, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    step()  # warm-up
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    steps_per_s = steps / (time.perf_counter() - start)
+    model.eval()
+    encode_s = median_seconds(lambda: encode_chunks(model, chunks), 3)
+    return {"device": device.type, "train_steps_per_s": steps_per_s, "train_batch_size": batch_size,
+            "encoder_chunks_per_s": len(chunks) / encode_s}
+
+
+def run_bench(paths: dict[str, str], text: str, repeats: int, workdir: Path, ae_steps: int = 20) -> dict:
+    """Every tokenizer in `paths` (name -> bundle folder or "byte"), plus tiktoken when a bpe is given."""
+    from fsqtok.chunking import chunk_bytes
+
+    tokenizers = {name: load_tokenizer(path) for name, path in paths.items()}
+    if "bpe" in tokenizers:
+        tokenizers["tiktoken"] = TiktokenBPE(tokenizers["bpe"])
+    lines = text.splitlines(keepends=True)
+    results = {name: tokenizer_speed(tok, text, lines, repeats) for name, tok in tokenizers.items()}
+    for name, path in paths.items():
+        results[name]["load_s"] = load_seconds(path, repeats)
+        results[name]["resident_mb"] = resident_memory_mb(path, text, workdir)
+    for reference in ("tiktoken", "bpe"):
+        if reference in results:
+            for name, row in results.items():
+                for key in ("encode_mb_s", "decode_mb_s"):
+                    row[f"{key}_vs_{reference}"] = row[key] / results[reference][key]
+    report = {"text_bytes": len(text.encode("utf-8")), "repeats": repeats, "threads": os.cpu_count(),
+              "tokenizers": results}
+    if "fsqtok" in paths:
+        chunks = chunk_bytes(text.encode("utf-8"), 16)[:20000]
+        report["autoencoder"] = autoencoder_speed(paths["fsqtok"], chunks, ae_steps, 256)
+    return report
+
+
+def markdown_table(report: dict) -> str:
+    rows = ["| tokenizer | encode MB/s | decode MB/s | batch encode MB/s | encode vs tiktoken | "
+            "decode vs tiktoken | resident MB | load s |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in report["tokenizers"].items():
+        rows.append(
+            f"| {name} | {r['encode_mb_s']:.2f} | {r['decode_mb_s']:.2f} | {r['batch_encode_mb_s']:.2f} | "
+            f"{r.get('encode_mb_s_vs_tiktoken', float('nan')):.2f}× | {r.get('decode_mb_s_vs_tiktoken', float('nan')):.2f}× | "
+            f"{r.get('resident_mb', float('nan')):.0f} | {r.get('load_s', float('nan')):.3f} |"
+        )
+    ae = report.get("autoencoder")
+    if ae:
+        rows.append(f"\nAuto-encoder on {ae['device']}: {ae['train_steps_per_s']:.1f} training steps/s "
+                    f"(batch {ae['train_batch_size']}), encoder {ae['encoder_chunks_per_s']:,.0f} chunks/s.")
+    return "\n".join(rows)
+
+
+def update_readme(readme: Path, table: str, header: str) -> None:
+    """Replace the text between the bench markers in the README."""
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    text = readme.read_text(encoding="utf-8")
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        readme.write_text(f"{before}{start}\n{header}\n\n{table}\n{end}{after}", encoding="utf-8")

@@ -1,0 +1,1 @@
+"""The small decoder-only LM that measures tokenizers by bits-per-byte."""

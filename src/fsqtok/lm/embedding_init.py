@@ -1,0 +1,36 @@
+"""Start the LM's fsqtok piece embeddings from what the auto-encoder knows about each piece.
+
+A piece's FSQ code goes through the decoder's first layer (the representation the decoder
+spells bytes from); PCA of those vectors gives d_model directions, rescaled to the LM's
+init std. Specials and byte ids keep their random init.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from fsqtok.lm.model import Transformer
+
+INIT_STD = 0.02
+
+
+@torch.no_grad()
+def code_features(autoencoder, indices: torch.Tensor) -> torch.Tensor:
+    """(N,) code indices -> (N, F) decoder first-layer activations."""
+    codes = autoencoder.fsq.indices_to_codes(indices)
+    first = autoencoder.decoder.net[0] if hasattr(autoencoder.decoder, "net") else autoencoder.decoder.from_code
+    return F.gelu(first(codes))
+
+
+@torch.no_grad()
+def init_from_codes(model: Transformer, tokenizer) -> None:
+    """Overwrite embedding rows of the learned pieces (ids 259..) with projected code features."""
+    features = code_features(tokenizer.model, torch.tensor(tokenizer.codes, dtype=torch.int64))  # (P, F)
+    centered = features - features.mean(dim=0)
+    rank = min(model.config.d_model, *centered.shape)
+    _, _, v = torch.pca_lowrank(centered, q=rank, center=False)
+    projected = centered @ v  # (P, rank)
+    projected = projected / projected.std().clamp_min(1e-8) * INIT_STD
+    first = tokenizer.vocab_size - len(tokenizer.codes)
+    model.token_embedding.weight[first:, :rank] = projected.to(model.token_embedding.weight.dtype)

@@ -1,0 +1,137 @@
+"""Self-contained HTML reports: one file, inline PNG plots, no network URLs.
+
+`evaluation_report` is the evaluate stage's page; `comparison_report` compares any two
+metrics JSON files (`fsqtok compare`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+from pathlib import Path
+
+from fsqtok.plots import png_data_uri
+from fsqtok.tracking import flatten
+
+STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f3f3} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.bad{background:#ffd6d6;text-decoration:underline wavy #c00} .good{color:#070} .worse{color:#a00}
+pre{margin:0;white-space:pre-wrap;font-family:ui-monospace,monospace}
+img{max-width:48%;margin:4px;border:1px solid #eee} .meta{color:#666;font-size:13px}
+"""
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value))
+
+
+def number(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return esc(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+
+
+def highlight_diff(original: str, reconstruction: str) -> str:
+    """The reconstruction as HTML with every character that differs from the original marked.
+    Example: ("cat", "cut") -> 'c<span class="bad">u</span>t'"""
+    out = []
+    matcher = difflib.SequenceMatcher(a=original, b=reconstruction, autojunk=False)
+    for tag, _, _, j1, j2 in matcher.get_opcodes():
+        piece = esc(reconstruction[j1:j2])
+        out.append(piece if tag == "equal" else f'<span class="bad">{piece or "∅"}</span>')
+    return "".join(out)
+
+
+def table(headers: list[str], rows: list[list[object]]) -> str:
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(
+            f'<td class="num">{number(c)}</td>' if isinstance(c, (int, float)) and not isinstance(c, bool)
+            else f"<td>{c}</td>" for c in row
+        ) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def page(title: str, sections: list[str]) -> str:
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
+            f"<style>{STYLE}</style></head><body><h1>{esc(title)}</h1>{''.join(sections)}</body></html>")
+
+
+def images(paths: list[Path]) -> str:
+    return "".join(f'<img alt="{esc(p.stem)}" src="{png_data_uri(p)}">' for p in paths if p.exists())
+
+
+def cases_table(before: list[dict], after: list[dict]) -> str:
+    rows = []
+    for b, a in zip(before, after):
+        rows.append([
+            f"<pre>{esc(a['input'])}</pre>",
+            f"<pre>{highlight_diff(b['input'], b['reconstruction'])}</pre>",
+            f"<pre>{highlight_diff(a['input'], a['reconstruction'])}</pre>",
+            b["byte_accuracy"], a["byte_accuracy"], "✔" if a["exact"] else "✘",
+        ])
+    return table(["input", "before (untrained)", "after (trained)", "byte acc before", "byte acc after", "exact"], rows)
+
+
+def delta_cell(value: float, reference: float, higher_is_better: bool = True) -> str:
+    if not reference:
+        return number(value)
+    change = value / reference - 1
+    better = (change >= 0) == higher_is_better
+    return f'{number(value)} <span class="{"good" if better else "worse"}">({change:+.1%})</span>'
+
+
+def tokenizer_table(tokenizers: dict[str, dict], reference: str = "bpe") -> str:
+    """One row per tokenizer; bytes/token and speeds with their change against `reference`."""
+    ref = tokenizers.get(reference, {})
+    rows = []
+    for name, m in tokenizers.items():
+        rows.append([
+            f"<b>{esc(name)}</b>", m["vocab_size"],
+            delta_cell(m["bytes_per_token"], ref.get("bytes_per_token", 0)),
+            m["tokens_per_word"], m["learned_byte_share"], m["vocab_utilization"], m["lossless_rate"],
+            delta_cell(m["encode_mb_s"], ref.get("encode_mb_s", 0)),
+            delta_cell(m["decode_mb_s"], ref.get("decode_mb_s", 0)),
+            m.get("resident_mb", ""),
+        ])
+    return table(["tokenizer", "vocab", f"bytes/token (vs {reference})", "tokens/word", "learned-token byte share",
+                  "vocab utilization", "lossless rate", "encode MB/s", "decode MB/s", "resident MB"], rows)
+
+
+def summary_table(before: dict, after: dict) -> str:
+    rows = [[key, before.get(key, ""), after[key]] for key in after if isinstance(after[key], (int, float))]
+    return table(["metric", "before", "after"], rows)
+
+
+def evaluation_report(metrics: dict, baseline: dict, plot_paths: list[Path], run_meta: dict) -> str:
+    after, before = metrics["reconstruction"], baseline["untrained_autoencoder"]
+    sections = [
+        f"<p class='meta'>git {esc(run_meta.get('git_rev'))} · params {esc(run_meta.get('params_hash'))} · "
+        f"test cases v{esc(after['test_cases_version'])}</p>",
+        "<h2>Reconstruction: before vs after training</h2>",
+        "<h3>Test cases</h3>", summary_table(before["test_cases"], after["test_cases"]),
+        "<h3>Val chunks</h3>", summary_table(before["val_chunks"], after["val_chunks"]),
+        "<h3>Per test case</h3><p>Characters the decoder got wrong are marked.</p>",
+        cases_table(before["cases"], after["cases"]),
+        "<h2>Tokenizers on val (lossless encode)</h2>", tokenizer_table(metrics["tokenizers"]["val"]),
+        "<h2>Tokenizers on test</h2>", tokenizer_table(metrics["tokenizers"]["test"]),
+        "<h2>Plots</h2>", images(plot_paths),
+    ]
+    return page("fsqtok evaluation", sections)
+
+
+def comparison_report(a: dict, b: dict, name_a: str, name_b: str) -> str:
+    """Every numeric metric in either file, side by side with the change."""
+    flat_a, flat_b = flatten(a), flatten(b)
+    rows = []
+    for key in sorted(set(flat_a) | set(flat_b)):
+        x, y = flat_a.get(key), flat_b.get(key)
+        if not any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y)):
+            continue
+        change = f"{(y - x):+.4g}" if isinstance(x, (int, float)) and isinstance(y, (int, float)) else ""
+        rows.append([esc(key), x if x is not None else "", y if y is not None else "", change])
+    return page(f"fsqtok compare: {name_a} vs {name_b}", [table(["metric", name_a, name_b, "change"], rows)])

@@ -1,0 +1,44 @@
+import json
+
+from conftest import run
+from fsqtok.baselines import BPETokenizer
+
+TEXTS = ["the earth and the heaven", "and the light was good"] * 3
+
+
+def test_encode_decode_round_trip_any_bytes(tmp_path):
+    bpe = BPETokenizer.train(TEXTS, 280).save(tmp_path / "bpe")
+    data = b"the earth \xff\x00 and\r\n"
+    (tmp_path / "in.bin").write_bytes(data)
+    encoded = run(["fsqtok", "encode", str(tmp_path / "in.bin"), "-t", str(bpe)], tmp_path)
+    ids = json.loads(encoded.stdout)
+    assert all(isinstance(i, int) for i in ids)
+    (tmp_path / "ids.txt").write_text("\n".join(map(str, ids)))
+    decoded = run(["fsqtok", "decode", str(tmp_path / "ids.txt"), "-t", str(bpe)], tmp_path, text=False)
+    assert decoded.stdout == data
+    lines = run(["fsqtok", "encode", "--lines", "-t", "byte", str(tmp_path / "in.bin")], tmp_path)
+    assert lines.stdout.split() == [str(b + 3) for b in data]
+    validated = run(["fsqtok", "validate", "-t", str(bpe)], tmp_path)
+    assert json.loads(validated.stdout)["ok"] is True
+    inspected = json.loads(run(["fsqtok", "inspect", "-t", str(bpe)], tmp_path).stdout)
+    assert inspected["kind"] == "fsqtok.bpe" and inspected["vocab_size"] == 280
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    missing = run(["fsqtok", "encode", "-t", str(tmp_path / "nope")], tmp_path, check=False)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f"error: {tmp_path / 'nope'}: no such tokenizer folder; train it first (dvc repro) or check the path"
+    (tmp_path / "ids.txt").write_text("1 two 3")
+    bad = run(["fsqtok", "decode", str(tmp_path / "ids.txt"), "-t", "byte"], tmp_path, check=False)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: ids must be a JSON list of integers or one integer per line"
+    (tmp_path / "ids.txt").write_text("[5000]")
+    out_of_range = run(["fsqtok", "decode", str(tmp_path / "ids.txt"), "-t", "byte"], tmp_path, check=False)
+    assert out_of_range.stderr.strip() == "error: token id 5000 is out of range [0, 259) for byte"
+
+
+def test_compare_writes_offline_html(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps({"x": {"bpb": 1.5}}))
+    (tmp_path / "b.json").write_text(json.dumps({"x": {"bpb": 1.25}}))
+    run(["fsqtok", "compare", "a.json", "b.json", "--report", "out.html"], tmp_path)
+    html = (tmp_path / "out.html").read_text()
+    assert "<td>x.bpb</td>" in html and "-0.25" in html

@@ -1,0 +1,110 @@
+from collections import Counter
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fsqtok.autoencoder import ByteAutoEncoder, decode_indices, encode_chunks
+from fsqtok.baselines import BPETokenizer, ByteTokenizer, WordTokenizer, validate
+from fsqtok.bundle import BundleError
+from fsqtok.codebook import bytes_saved, candidate_counts, codebook_stats, inner_pieces, prune, select_candidates
+from fsqtok.config import params_from_dict
+from fsqtok.loading import load_tokenizer
+from fsqtok.tokenizer import AutoEncoderTokenizer
+from fsqtok.train_autoencoder import chunk_tensor, reconstruction_loss
+
+TEXTS = ["In the beginning God created the heaven and the earth.",
+         "And the earth was without form, and void.", "Paris is the capital of France."] * 4
+
+
+def test_candidates_hand_computed():
+    chunks, joins = candidate_counts(["a b"], 16)
+    assert chunks == {b"a": 1, b" b": 1}
+    assert joins == {b"a b": 1}
+    assert inner_pieces(Counter({b"abc": 2})) == {b"ab": 2, b"bc": 2}
+    assert bytes_saved(Counter({b"ab": 3, b"x": 9})) == {b"ab": 3}
+    picked = select_candidates(Counter({b" the": 5, b" a": 2, b"x": 9}), Counter({b" of the": 3}), 2)
+    assert list(picked) == [b" of the", b" the"]
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    """A tiny auto-encoder trained until it reconstructs most chunks of TEXTS."""
+    torch.manual_seed(0)
+    params = params_from_dict({"autoencoder": {"conv_channels": [32, 32, 32], "deconv_channels": [32, 32, 32],
+                                               "d_latent": 64, "decoder_hidden": 256}})
+    model = ByteAutoEncoder(params.autoencoder, params.fsq.levels, 16)
+    chunks = chunk_tensor(TEXTS, 16)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(300):
+        logits, _ = model(chunks)
+        loss = reconstruction_loss(logits, chunks)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+def test_pruned_pieces_are_verified_fixed_points(small_model):
+    chunks, joins = candidate_counts(TEXTS, 16)
+    candidates = select_candidates(chunks, joins, 500, min_count=1)
+    vocab = prune(small_model, candidates, 50, 256)
+    assert 10 <= len(vocab.pieces) == len(vocab.codes) <= 50
+    assert len(set(vocab.pieces)) == len(vocab.pieces) and all(len(p) > 1 for p in vocab.pieces)
+    assert encode_chunks(small_model, vocab.pieces).tolist() == vocab.codes
+    assert decode_indices(small_model, torch.tensor(vocab.codes)) == vocab.pieces
+    stats, per_code = codebook_stats(small_model, chunks, 256)
+    assert stats.codebook_size == 4_096_000 and stats.distinct_chunks == len(chunks)
+    assert sum(stats.rank_frequency) == sum(chunks.values()) == sum(per_code.values())
+
+
+def test_table_ids_equal_neural_ids_where_reconstruction_is_exact(small_model, tmp_path):
+    chunks, joins = candidate_counts(TEXTS, 16)
+    vocab = prune(small_model, select_candidates(chunks, joins, 500, min_count=1), 100, 256)
+    tok = AutoEncoderTokenizer(vocab.pieces, vocab.codes, 16, model=small_model)
+    exact = [c for c in set(chunks) | set(vocab.pieces) if tok.reconstruct_bytes(c) == c]
+    checked = 0
+    for chunk, code in zip(exact, tok.neural_codes(exact)):
+        if code in tok.code_to_id:
+            assert tok.encode_bytes(chunk) == [tok.code_to_id[code]]
+            checked += 1
+    assert checked >= len(vocab.pieces) > 0
+    path = tok.save(tmp_path / "tok")
+    loaded = AutoEncoderTokenizer.load(path)
+    assert loaded.encode(" ".join(TEXTS)) == tok.encode(" ".join(TEXTS))
+    assert loaded.reconstruct("the earth") == tok.reconstruct("the earth")
+    (path / "vocab.json").write_text('{"pieces": ["zz"], "codes": [1]}')
+    with pytest.raises(BundleError, match="vocab.json: malformed vocabulary"):
+        AutoEncoderTokenizer.load(path)
+
+
+@pytest.fixture(scope="module")
+def bpe():
+    return BPETokenizer.train(TEXTS, 300)
+
+
+def test_bpe_baseline(bpe, tmp_path):
+    assert bpe.vocab_size == 300 and bpe.special_ids == {"<pad>": 0, "<bos>": 1, "<eos>": 2}
+    assert bpe.decode_bytes(bpe.encode_bytes(b"bad \xff\xfe bytes \xe2\x82")) == b"bad \xff\xfe bytes \xe2\x82"
+    assert len(bpe.encode("the earth")) < len("the earth")
+    assert validate(bpe)["ok"], validate(bpe)["problems"]
+    loaded = load_tokenizer(bpe.save(tmp_path / "bpe"))
+    assert loaded.encode(TEXTS[0]) == bpe.encode(TEXTS[0])
+
+
+def test_word_and_byte_baselines(tmp_path):
+    word = WordTokenizer.train(["the cat, the dog  the"], 262)
+    assert word.words == [b"the", b"cat", b"dog"]  # top-k by frequency; single bytes already have ids
+    assert word.encode("the  cat") == [259, 3 + 32, 3 + 32, 260]  # "  " is not in the vocabulary
+    assert load_tokenizer(word.save(tmp_path / "word")).encode("the cat") == word.encode("the cat")
+    assert ByteTokenizer().encode("hi") == [107, 108]
+    for tok in (word, ByteTokenizer()):
+        assert validate(tok)["ok"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=200))
+def test_baselines_lossless_on_any_bytes(bpe, data):
+    for tok in (bpe, ByteTokenizer(), WordTokenizer([b"the", b" a"])):
+        assert tok.decode_bytes(tok.encode_bytes(data)) == data

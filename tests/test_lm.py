@@ -1,0 +1,107 @@
+import math
+
+import pytest
+import torch
+
+from fsqtok.baselines import ByteTokenizer
+from fsqtok.bundle import BundleError
+from fsqtok.config import params_from_dict
+from fsqtok.lm.data import batch_inputs, pack, take_bytes
+from fsqtok.lm.io import load_lm, save_lm
+from fsqtok.lm.model import Transformer, TransformerConfig
+from fsqtok.lm.sample import filter_logits, generate
+from fsqtok.lm.train import bits_per_byte, train_lm
+
+
+def test_pack_hand_built_batch():
+    tokens, segments = pack([[5], [6, 7]], context=3, bos=1, eos=2, seed=None)
+    assert tokens.tolist() == [[1, 5, 2, 1], [1, 6, 7, 2]]
+    assert segments.tolist() == [[0, 0, 0, 1], [1, 1, 1, 1]]
+    batch = batch_inputs(tokens, segments)
+    assert batch["ids"].tolist() == [[1, 5, 2], [1, 6, 7]]
+    assert batch["targets"].tolist() == [[5, 2, 1], [6, 7, 2]]
+    # row 0: the <bos> of document 1 is not a target of document 0
+    assert batch["loss_mask"].tolist() == [[True, True, False], [True, True, True]]
+    assert batch["positions"].tolist() == [[0, 1, 2], [0, 1, 2]]
+
+
+def test_sawtooth_mask_and_position_reset():
+    tokens, segments = pack([[5, 5], [6]], context=6, bos=1, eos=2, seed=None)
+    assert tokens.tolist() == [[1, 5, 5, 2, 1, 6, 2]]
+    batch = batch_inputs(tokens, segments)
+    assert batch["positions"].tolist() == [[0, 1, 2, 3, 0, 1]]
+    expected = [
+        [1, 0, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0, 0],
+        [1, 1, 1, 0, 0, 0],
+        [1, 1, 1, 1, 0, 0],
+        [0, 0, 0, 0, 1, 0],
+        [0, 0, 0, 0, 1, 1],
+    ]
+    assert batch["attn_mask"][0].int().tolist() == expected
+    assert batch["loss_mask"].tolist() == [[True, True, True, False, True, True]]
+
+
+def test_packing_keeps_documents_apart_in_the_model():
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(vocab_size=20, n_layer=1, n_head=2, d_model=8, max_positions=8)).eval()
+    a = batch_inputs(*pack([[5, 6], [7, 8]], 6, 1, 2, None))
+    b = batch_inputs(*pack([[9, 9], [7, 8]], 6, 1, 2, None))  # other first document, same second one
+    logits_a = model(a["ids"], a["attn_mask"], a["positions"])
+    logits_b = model(b["ids"], b["attn_mask"], b["positions"])
+    assert torch.allclose(logits_a[0, 4:], logits_b[0, 4:], atol=1e-6)  # document 2 cannot see document 1
+    assert not torch.allclose(logits_a[0, 1:4], logits_b[0, 1:4])
+
+
+def test_bits_per_byte_of_a_uniform_model():
+    model = Transformer(TransformerConfig(vocab_size=8, n_layer=1, n_head=1, d_model=4, max_positions=8))
+    torch.nn.init.zeros_(model.token_embedding.weight)  # tied head -> all logits 0 -> uniform
+    tokens, segments = pack([[3, 4, 5]], 8, 1, 2, None)
+    result = bits_per_byte(model, tokens, segments, n_bytes=2, batch_size=4, device=torch.device("cpu"))
+    assert result["val_tokens"] == 4  # 3 ids + <eos>
+    assert result["bpb"] == pytest.approx(4 * math.log(8) / (math.log(2) * 2))
+
+
+def test_training_lowers_bpb_and_bundle_checks_tokenizer(tmp_path):
+    config = params_from_dict({"lm": {"n_layer": 1, "n_head": 2, "d_model": 16, "context_tokens": 16,
+                                      "batch_size": 8, "steps": 30, "lr": 0.01, "warmup_steps": 2}}).lm
+    tokenizer = ByteTokenizer()
+    docs = [tokenizer.encode("abcabcabc abc abcabc") for _ in range(20)]
+    tokens, segments = pack(docs, 16, 1, 2, 0)
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(tokenizer.vocab_size, 1, 2, 16, 16))
+    before = bits_per_byte(model, tokens, segments, 400, 8, torch.device("cpu"))["bpb"]
+    curve = train_lm(model, tokens, segments, config, torch.device("cpu"), 0,
+                     lambda step: bits_per_byte(model, tokens, segments, 400, 8, torch.device("cpu")), 10, "byte")
+    assert [row["step"] for row in curve] == [10, 20, 30]
+    assert curve[-1]["bpb"] < before / 2
+    path = save_lm(model, tokenizer, tmp_path / "lm", meta={})
+    loaded = load_lm(path, tokenizer)
+    assert torch.equal(loaded(tokens[:, :-1]), model.eval()(tokens[:, :-1]))
+
+    class OtherBytes(ByteTokenizer):
+        name = "other"
+
+    with pytest.raises(BundleError, match="this LM was trained with tokenizer 'byte'"):
+        load_lm(path, OtherBytes())
+
+
+def test_sampling_filters_and_stops_at_eos():
+    assert filter_logits(torch.tensor([3.0, 2.0, 1.0]), 2, 1.0).tolist() == [3.0, 2.0, float("-inf")]
+    kept = filter_logits(torch.tensor([10.0, 0.0, 0.0]), 0, 0.5)
+    assert kept.tolist() == [10.0, float("-inf"), float("-inf")]
+    model = Transformer(TransformerConfig(vocab_size=6, n_layer=1, n_head=1, d_model=4, max_positions=8))
+    with torch.no_grad():  # every logit comes from the final norm's bias: prefer one id
+        model.ln_f.weight.zero_()
+        model.token_embedding.weight.zero_()
+        model.token_embedding.weight[4, 0] = 10.0
+        model.ln_f.bias.copy_(torch.tensor([1.0, 0, 0, 0]))
+    assert generate(model, [1], max_new=5, eos_id=2, top_k=1, seed=0) == [4] * 5
+    with torch.no_grad():
+        model.token_embedding.weight[2, 0] = 20.0
+    assert generate(model, [1], max_new=5, eos_id=2, top_k=1, seed=0) == []
+
+
+def test_take_bytes():
+    assert take_bytes(["ab", "cd", "ef"], 4) == (["ab", "cd"], 4)
+    assert take_bytes(["abcdef"], 2) == (["abcdef"], 6)
