@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install repro test ui bench lint clean-checkpoints
+.PHONY: install repro repro-seed test ui bench lint
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -29,3 +29,6 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/fsqtok bench
+
+repro-seed: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/fsqtok exp --profile profiles/seed.yaml

@@ -19,6 +19,7 @@ from fsqtok.report import evaluation_report
 from fsqtok.tracking import stage_run
 from fsqtok.train_autoencoder import chunk_tensor
 
+
 def main(
     split_dir: Path = Path("data/split"),
     baseline: Path = Path("reports/baseline/metrics.json"),
@@ -37,7 +38,8 @@ def main(
             chunks = chunk_tensor(texts["val"], model.max_chunk_bytes, params.evaluate.max_chunks, params.seed)
             metrics = {"reconstruction": reconstruction_report(model, chunks, torch.device("cpu"))}
             test_chunks = chunk_tensor(texts["test"], model.max_chunk_bytes, params.evaluate.max_chunks, params.seed)
-            metrics["reconstruction"]["test_chunks"] = reconstruction_report(model, test_chunks, torch.device("cpu"))["val_chunks"]
+            on_test = reconstruction_report(model, test_chunks, torch.device("cpu"))
+            metrics["reconstruction"]["test_chunks"] = on_test["val_chunks"]
             speed_text = speed_sample(texts["val"], params.evaluate.speed_bytes)
             metrics["tokenizers"] = {
                 split: {name: tokenizer_report(tok, split_texts, speed_text, params.evaluate.speed_repeats)

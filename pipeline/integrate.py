@@ -1,6 +1,7 @@
 """Stage integrate: one LM per tokenizer in lm.tokenizers, same shape, steps, tokens per batch
 and context -> models/lm/<tokenizer>/, reports/integrate/{metrics.json, bpb.csv, bpb.png, samples.json}."""
 
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -48,9 +49,7 @@ def main(split_dir: Path = Path("data/split"), models: Path = Path("models/lm"),
                 if config.init_from_codes and name == "fsqtok":
                     init_from_codes(model, tokenizer)
 
-                def evaluate(step: int) -> dict:
-                    return bits_per_byte(model, *val_rows, val_bytes, 64, device)
-
+                evaluate = partial(val_bpb, model, val_rows, val_bytes, device)
                 curve = train_lm(model, *train_rows, config, device, params.seed, evaluate,
                                  max(1, config.steps // 10), name)
                 for row in curve:
@@ -80,6 +79,10 @@ def main(split_dir: Path = Path("data/split"), models: Path = Path("models/lm"),
             for name in ("bpb.png", "samples.json"):
                 tracker.artifact(reports / name)
         print("integrate: " + ", ".join(f"{r['tokenizer']} BPB {r['val_bpb']:.4f}" for r in rows))
+
+
+def val_bpb(model, val_rows, val_bytes: int, device, step: int) -> dict:
+    return bits_per_byte(model, *val_rows, val_bytes, 64, device)
 
 
 if __name__ == "__main__":

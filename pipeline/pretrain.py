@@ -2,7 +2,6 @@
 checkpoints (persist across runs, resume automatically), curve and metrics."""
 
 from pathlib import Path
-from typing import Optional
 
 import pandas as pd
 import typer
@@ -14,7 +13,7 @@ from fsqtok.device import resolve_device, set_threads
 from fsqtok.errors import user_errors
 from fsqtok.files import read_parquet, write_json
 from fsqtok.tracking import stage_run
-from fsqtok.train_autoencoder import PretrainRun, chunk_tensor, training_fingerprint
+from fsqtok.train_autoencoder import PretrainRun, chunk_tensor, segment_tensor, training_fingerprint
 
 
 def main(
@@ -22,8 +21,8 @@ def main(
     out: Path = Path("models/autoencoder"),
     checkpoint_dir: Path = Path("checkpoints/pretrain"),
     reports: Path = Path("reports/pretrain"),
-    resume: Optional[Path] = typer.Option(None, help="checkpoint to resume from (default: latest with the same config)"),
-    stop_after: Optional[int] = typer.Option(None, help="stop after this many steps (a checkpoint is kept)"),
+    resume: Path | None = typer.Option(None, help="checkpoint to resume from (default: latest with the same config)"),
+    stop_after: int | None = typer.Option(None, help="stop after this many steps (a checkpoint is kept)"),
 ) -> None:
     with user_errors():
         params = load_params()
@@ -36,9 +35,10 @@ def main(
             val = read_parquet(split_dir / "val.parquet", ["text"])["text"]
             run = PretrainRun(
                 params=params,
-                train_chunks=chunk_tensor(train, max_bytes),
+                train_chunks=segment_tensor(train, params.pretrain, max_bytes, params.seed),
                 val_chunks=chunk_tensor(val, max_bytes, params.pretrain.eval_chunks, params.seed),
-                checkpoints=Checkpointer(checkpoint_dir / training_fingerprint(params), params.pretrain.keep_checkpoints),
+                checkpoints=Checkpointer(checkpoint_dir / training_fingerprint(params),
+                                         params.pretrain.keep_checkpoints),
                 device=device,
                 on_eval=lambda row: tracker.metrics(row, step=row["step"]),
             )

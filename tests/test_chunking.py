@@ -21,3 +21,26 @@ def test_chunks_concatenate_back_to_any_bytes(data, max_bytes):
     chunks = chunk_bytes(data, max_bytes)
     assert b"".join(chunks) == data
     assert all(1 <= len(c) <= max_bytes for c in chunks)
+
+
+@given(st.binary(max_size=300), st.integers(0, 10), st.floats(0, 0.5), st.floats(0, 0.5))
+def test_training_segments_cover_the_bytes(data, seed, join_rate, split_rate):
+    import random
+
+    from fsqtok.chunking import training_segments
+
+    segments = training_segments(data, 16, random.Random(seed), join_rate, split_rate)
+    assert b"".join(segments) == data
+    assert all(1 <= len(s) <= 16 for s in segments)
+
+
+def test_training_segments_mix_joins_and_pieces():
+    import random
+
+    from fsqtok.chunking import training_segments
+
+    text = b" and the earth and the heaven and the waters" * 50
+    segments = training_segments(text, 16, random.Random(0), 0.3, 0.3)
+    assert b" and the" in segments  # a run of two pre-tokens
+    assert any(len(pretokenize(s)) == 1 and s not in pretokenize(text) for s in segments)  # a piece
+    assert training_segments(text, 16, random.Random(0), 0.0, 0.0) == chunk_bytes(text, 16)

@@ -27,10 +27,12 @@ def test_encode_decode_round_trip_any_bytes(tmp_path):
 def test_cli_errors_are_one_line(tmp_path):
     missing = run(["fsqtok", "encode", "-t", str(tmp_path / "nope")], tmp_path, check=False)
     assert missing.returncode == 2
-    assert missing.stderr.strip() == f"error: {tmp_path / 'nope'}: no such tokenizer folder; train it first (dvc repro) or check the path"
+    expected = f"error: {tmp_path / 'nope'}: no such tokenizer folder; train it first (dvc repro) or check the path"
+    assert missing.stderr.strip() == expected
     (tmp_path / "ids.txt").write_text("1 two 3")
     bad = run(["fsqtok", "decode", str(tmp_path / "ids.txt"), "-t", "byte"], tmp_path, check=False)
-    assert bad.returncode == 2 and bad.stderr.strip() == "error: ids must be a JSON list of integers or one integer per line"
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "error: ids must be a JSON list of integers or one integer per line"
     (tmp_path / "ids.txt").write_text("[5000]")
     out_of_range = run(["fsqtok", "decode", str(tmp_path / "ids.txt"), "-t", "byte"], tmp_path, check=False)
     assert out_of_range.stderr.strip() == "error: token id 5000 is out of range [0, 259) for byte"
@@ -42,3 +44,28 @@ def test_compare_writes_offline_html(tmp_path):
     run(["fsqtok", "compare", "a.json", "b.json", "--report", "out.html"], tmp_path)
     html = (tmp_path / "out.html").read_text()
     assert "<td>x.bpb</td>" in html and "-0.25" in html
+
+
+def test_profile_becomes_checked_dvc_overrides(tmp_path, monkeypatch):
+    import pytest
+
+    from fsqtok.cli import profile_overrides
+    from fsqtok.errors import FsqtokError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("pretrain:\n  steps: 10\n")
+    (tmp_path / "p.yaml").write_text("pretrain:\n  steps: 100000\n  lr: 0.0001\nfsq:\n  levels: [8, 5]\n")
+    assert profile_overrides(tmp_path / "p.yaml") == [
+        "-S", "pretrain.steps=100000", "-S", "pretrain.lr=0.0001", "-S", "fsq.levels=[8, 5]"]
+    (tmp_path / "bad.yaml").write_text("pretrain:\n  stepz: 1\n")
+    with pytest.raises(FsqtokError, match="pretrain.stepz: unknown key"):
+        profile_overrides(tmp_path / "bad.yaml")
+
+
+def test_seed_profile_is_valid(monkeypatch):
+    from conftest import ROOT
+    from fsqtok.cli import profile_overrides
+
+    monkeypatch.chdir(ROOT)
+    args = profile_overrides(ROOT / "profiles/seed.yaml")
+    assert "pretrain.steps=100000" in args and "prune.vocab_size=32768" in args

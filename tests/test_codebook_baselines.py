@@ -65,7 +65,7 @@ def test_table_ids_equal_neural_ids_where_reconstruction_is_exact(small_model, t
     tok = AutoEncoderTokenizer(vocab.pieces, vocab.codes, 16, model=small_model)
     exact = [c for c in set(chunks) | set(vocab.pieces) if tok.reconstruct_bytes(c) == c]
     checked = 0
-    for chunk, code in zip(exact, tok.neural_codes(exact)):
+    for chunk, code in zip(exact, tok.neural_codes(exact), strict=True):
         if code in tok.code_to_id:
             assert tok.encode_bytes(chunk) == [tok.code_to_id[code]]
             checked += 1

@@ -1,8 +1,14 @@
 import json
 
 from fsqtok.baselines import ByteTokenizer
-from fsqtok.metrics import (aligned_accuracy, levenshtein, normalized_levenshtein, reconstruction_case,
-                            summarize_cases, tokenization_metrics)
+from fsqtok.metrics import (
+    aligned_accuracy,
+    levenshtein,
+    normalized_levenshtein,
+    reconstruction_case,
+    summarize_cases,
+    tokenization_metrics,
+)
 from fsqtok.plots import coverage_curve
 from fsqtok.report import comparison_report, highlight_diff
 from fsqtok.tokenizer import AutoEncoderTokenizer

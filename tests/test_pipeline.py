@@ -7,7 +7,7 @@ from mlflow.tracking import MlflowClient
 
 from conftest import run
 
-STAGES = ["prepare_corpus", "split", "baseline_eval", "pretrain", "prune"]
+STAGES = ["prepare_corpus", "split", "baseline_eval", "pretrain", "prune", "evaluate", "integrate"]
 
 
 def ran_stages(output: str) -> list[str]:
@@ -30,6 +30,7 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
         assert (pipeline_repo / path).exists(), path
     corpus = json.loads((pipeline_repo / "reports/corpus/metrics.json").read_text())
     assert corpus["per_source"]["kjv"]["documents"] == 12
+    check_reports(pipeline_repo)
 
     second = run(["dvc", "repro"], pipeline_repo, env)
     assert ran_stages(second.stdout) == []
@@ -46,7 +47,7 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
     by_id = {r.info.run_id: r for r in runs}
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert sorted(r.info.run_name for r in parents) == ["exp:seed1", "repro"]
-    for parent, expected in zip(sorted(parents, key=lambda r: r.info.run_name), [STAGES[1:], STAGES]):
+    for parent, expected in zip(sorted(parents, key=lambda r: r.info.run_name), [STAGES[1:], STAGES], strict=True):
         children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
         assert sorted(r.info.run_name for r in children) == sorted(expected)
         assert all(r.info.status == "FINISHED" for r in children)
@@ -70,3 +71,23 @@ def test_missing_input_names_the_file(pipeline_repo):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: data/corpus/documents.parquet: missing; run the stage that writes it (dvc repro)")
+
+
+def check_reports(repo):
+    """The HTML report is offline and shows the numbers of metrics.json; the LM table is complete."""
+    from fsqtok.report import number
+
+    evaluate = json.loads((repo / "reports/evaluate/metrics.json").read_text())
+    html = (repo / "reports/evaluate/report.html").read_text()
+    assert "http://" not in html and "https://" not in html.replace("https://example.org", "")
+    assert html.count("data:image/png;base64,") == 4
+    for name, row in evaluate["tokenizers"]["val"].items():
+        assert f"<b>{name}</b>" in html and number(row["bytes_per_token"]) in html
+    assert number(evaluate["headline"]["byte_accuracy_after"]) in html
+    assert evaluate["headline"]["fsqtok_lossless_rate"] == 1.0
+    integrate = json.loads((repo / "reports/integrate/metrics.json").read_text())
+    assert set(integrate) == {"fsqtok", "bpe", "byte", "fsqtok_vs_bpe_bpb_ratio"}
+    assert len({integrate[t]["val_bytes"] for t in ("fsqtok", "bpe", "byte")}) == 1  # identical val bytes
+    assert integrate["fsqtok_vs_bpe_bpb_ratio"] == integrate["fsqtok"]["val_bpb"] / integrate["bpe"]["val_bpb"]
+    samples = json.loads((repo / "reports/integrate/samples.json").read_text())
+    assert all(s.startswith("In the beginning") for s in samples["fsqtok"][:1])

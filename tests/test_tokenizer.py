@@ -17,7 +17,7 @@ def test_hand_built_vocabulary_gives_exact_ids():
     # " of the" is one piece (259 + 2); " thing" -> " th" + "ing"; "he" inside "hello"; bytes otherwise
     assert tok.encode(" of the thing") == [261, 263, 262]
     assert tok.encode("hello world") == [264, 3 + ord("l"), 3 + ord("l"), 3 + ord("o"), 265]
-    assert tok.encode(" of theology") == [260, 259, 3 + ord("o"), 3 + ord("l"), 3 + ord("o"), 3 + ord("g"), 3 + ord("y")]
+    assert tok.encode(" of theology") == [260, 259] + [3 + b for b in b"ology"]
     assert tok.encode("x", add_bos=True, add_eos=True) == [1, 3 + ord("x"), 2]
     assert tok.decode([1, 261, 2]) == " of the"
     assert tok.decode([1, 261, 2], skip_special=False) == "<bos> of the<eos>"

@@ -30,7 +30,7 @@ class ByteAutoEncoder(nn.Module):
         widths = [config.d_byte] + config.conv_channels
         self.convs = nn.ModuleList(
             nn.Conv1d(c_in, c_out, k, stride=s, padding=k // 2)
-            for c_in, c_out, s in zip(widths[:-1], widths[1:], config.strides)
+            for c_in, c_out, s in zip(widths[:-1], widths[1:], config.strides, strict=True)
         )
         top = config.conv_channels[-1]
         pooled = top * self.latent_len if config.pooling == "flatten" else top
@@ -94,7 +94,7 @@ class DeconvDecoder(nn.Module):
         self.deconvs = nn.ModuleList(
             nn.ConvTranspose1d(c_in, c_out, k, stride=2, padding=k // 2, output_padding=1)
             if s == 2 else nn.Conv1d(c_in, c_out, k, padding=k // 2)
-            for c_in, c_out, s in zip(widths[:-1], widths[1:], reversed(config.strides))
+            for c_in, c_out, s in zip(widths[:-1], widths[1:], reversed(config.strides), strict=True)
         )
         self.head = nn.Conv1d(config.deconv_channels[-1], N_CLASSES, 1)
 

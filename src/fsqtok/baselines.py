@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from fsqtok.bundle import BundleError, read_bundle, read_json_file, write_bundle
+from fsqtok.bundle import BundleError, check_vocab_size, read_bundle, read_json_file, write_bundle
 from fsqtok.protocol import N_SPECIAL, SPECIAL_TOKENS, Tokenizer
 
 BYTE_OFFSET = N_SPECIAL
@@ -51,7 +51,7 @@ class WordTokenizer(Tokenizer):
         self._id_bytes = [b""] * BYTE_OFFSET + [bytes([b]) for b in range(256)] + words
 
     @classmethod
-    def train(cls, texts: Iterable[str], vocab_size: int) -> "WordTokenizer":
+    def train(cls, texts: Iterable[str], vocab_size: int) -> WordTokenizer:
         counts = Counter(w for t in texts for w in WORD.findall(t.encode("utf-8", "surrogatepass")))
         words = [w for w, _ in counts.most_common() if len(w) > 1][: vocab_size - BYTE_OFFSET - 256]
         return cls(words)
@@ -79,13 +79,12 @@ class WordTokenizer(Tokenizer):
         return write_bundle(path, "fsqtok.word", {"vocab_size": self.vocab_size}, files={"words.json": vocab})
 
     @classmethod
-    def load(cls, path: str | Path) -> "WordTokenizer":
+    def load(cls, path: str | Path) -> WordTokenizer:
         path = Path(path)
         config, _, _ = read_bundle(path, "fsqtok.word", weights=False)
         words = [bytes.fromhex(w) for w in read_json_file(path / "words.json")]
         tokenizer = cls(words)
-        if tokenizer.vocab_size != config.get("vocab_size"):
-            raise BundleError(f"{path / 'words.json'}: {tokenizer.vocab_size} ids, config says {config.get('vocab_size')}")
+        check_vocab_size(path / "words.json", tokenizer.vocab_size, config)
         return tokenizer
 
 
@@ -94,7 +93,7 @@ def byte_level_tables() -> tuple[dict[int, str], dict[str, int]]:
     from tokenizers import pre_tokenizers
 
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet(), key=ord)
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     mapping, extra = {}, 0
     for b in range(256):
         if b in printable:
@@ -124,7 +123,7 @@ class BPETokenizer(Tokenizer):
         return bytes(self.char_to_byte[ch] for ch in token)
 
     @classmethod
-    def train(cls, texts: Iterable[str], vocab_size: int) -> "BPETokenizer":
+    def train(cls, texts: Iterable[str], vocab_size: int) -> BPETokenizer:
         from tokenizers import Tokenizer as HFTokenizer
         from tokenizers import decoders, models, pre_tokenizers, trainers
 
@@ -178,7 +177,7 @@ class BPETokenizer(Tokenizer):
                             files={"tokenizer.json": self.hf.to_str().encode()})
 
     @classmethod
-    def load(cls, path: str | Path) -> "BPETokenizer":
+    def load(cls, path: str | Path) -> BPETokenizer:
         from tokenizers import Tokenizer as HFTokenizer
 
         path = Path(path)
@@ -187,8 +186,7 @@ class BPETokenizer(Tokenizer):
             tokenizer = cls(HFTokenizer.from_file(str(path / "tokenizer.json")))
         except Exception as err:  # tokenizers raises a bare Exception for bad JSON
             raise BundleError(f"{path / 'tokenizer.json'}: not a HF tokenizer file ({err})") from None
-        if tokenizer.vocab_size != config.get("vocab_size"):
-            raise BundleError(f"{path / 'tokenizer.json'}: {tokenizer.vocab_size} ids, config says {config.get('vocab_size')}")
+        check_vocab_size(path / "tokenizer.json", tokenizer.vocab_size, config)
         return tokenizer
 
 

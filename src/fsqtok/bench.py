@@ -85,7 +85,8 @@ def autoencoder_speed(tokenizer_path: str, chunks: list[bytes], steps: int, batc
     model, _ = load_autoencoder(tokenizer_path, kind=TOKENIZER)
     model = model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    batch = pack_chunks((chunks * (batch_size // max(1, len(chunks)) + 1))[:batch_size], model.max_chunk_bytes).to(device)
+    repeated = (chunks * (batch_size // max(1, len(chunks)) + 1))[:batch_size]
+    batch = pack_chunks(repeated, model.max_chunk_bytes).to(device)
 
     def step() -> None:
         logits, _ = model(batch)
@@ -121,7 +122,7 @@ def run_bench(paths: dict[str, str], text: str, repeats: int, workdir: Path, ae_
         results[name]["resident_mb"] = resident_memory_mb(path, text, workdir)
     for reference in ("tiktoken", "bpe"):
         if reference in results:
-            for name, row in results.items():
+            for row in results.values():
                 for key in ("encode_mb_s", "decode_mb_s"):
                     row[f"{key}_vs_{reference}"] = row[key] / results[reference][key]
     report = {"text_bytes": len(text.encode("utf-8")), "repeats": repeats, "threads": os.cpu_count(),
@@ -138,7 +139,8 @@ def markdown_table(report: dict) -> str:
     for name, r in report["tokenizers"].items():
         rows.append(
             f"| {name} | {r['encode_mb_s']:.2f} | {r['decode_mb_s']:.2f} | {r['batch_encode_mb_s']:.2f} | "
-            f"{r.get('encode_mb_s_vs_tiktoken', float('nan')):.2f}× | {r.get('decode_mb_s_vs_tiktoken', float('nan')):.2f}× | "
+            f"{r.get('encode_mb_s_vs_tiktoken', float('nan')):.2f}× | "
+            f"{r.get('decode_mb_s_vs_tiktoken', float('nan')):.2f}× | "
             f"{r.get('resident_mb', float('nan')):.0f} | {r.get('load_s', float('nan')):.3f} |"
         )
     ae = report.get("autoencoder")

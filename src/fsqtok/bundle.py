@@ -90,6 +90,12 @@ def read_weights(path: Path) -> dict:
         raise BundleError(f"{path}: corrupt safetensors file ({str(err).splitlines()[0]})") from None
 
 
+def check_vocab_size(path: Path, actual: int, config: dict) -> None:
+    """The vocabulary file at `path` must hold as many ids as config.json says."""
+    if actual != config.get("vocab_size"):
+        raise BundleError(f"{path}: holds {actual} ids but config.json says vocab_size {config.get('vocab_size')}")
+
+
 def load_state_checked(module, tensors: dict, path: Path) -> None:
     """Load weights into `module`, or fail naming the file when they do not fit its config."""
     try:

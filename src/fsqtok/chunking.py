@@ -49,3 +49,28 @@ def count_chunks(texts: Iterable[str], max_bytes: int) -> Counter[bytes]:
     """Occurrence count of every chunk.
     Example: (["a a"], 16) -> Counter({b"a": 1, b" a": 1})"""
     return Counter(iter_text_chunks(texts, max_bytes))
+
+
+def training_segments(data: bytes, max_bytes: int, rng, join_rate: float, split_rate: float) -> list[bytes]:
+    """A random segmentation of `data` into the kinds of strings the vocabulary is built from:
+    whole pre-token chunks, runs of 2-3 whole pre-tokens (" of the"), and pieces of a
+    pre-token (" begin" + "ning"). `rng` is a random.Random; b"".join(result) == data.
+    The auto-encoder trains on these occurrences, so it learns every candidate kind."""
+    tokens = chunk_bytes(data, max_bytes)
+    out, i = [], 0
+    while i < len(tokens):
+        token, roll = tokens[i], rng.random()
+        if roll < join_rate:
+            span = 3 if rng.random() < 0.3 else 2
+            joined = b"".join(tokens[i : i + span])
+            if i + span <= len(tokens) and len(joined) <= max_bytes:
+                out.append(joined)
+                i += span
+                continue
+        if roll > 1 - split_rate and len(token) >= 4:
+            cut = rng.randrange(2, len(token) - 1)
+            out += [token[:cut], token[cut:]]
+        else:
+            out.append(token)
+        i += 1
+    return out

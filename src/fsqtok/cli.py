@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -22,7 +21,7 @@ TOKENIZER_OPTION = typer.Option(Path("models/tokenizer"), "--tokenizer", "-t",
 INPUT_ARGUMENT = typer.Argument(None, help="input file; '-' or nothing reads stdin")
 
 
-def read_input(path: Optional[Path]) -> bytes:
+def read_input(path: Path | None) -> bytes:
     if path is None or str(path) == "-":
         return sys.stdin.buffer.read()
     try:
@@ -57,9 +56,40 @@ def repro(args: list[str] = typer.Argument(None, help="extra arguments for dvc r
                 raise typer.Exit(code)
 
 
+def profile_overrides(profile: Path) -> list[str]:
+    """`dvc exp run -S` arguments for a profile YAML, checked against params.yaml first."""
+    import yaml
+
+    from fsqtok.config import params_from_dict
+    from fsqtok.tracking import flatten
+
+    try:
+        overrides = yaml.safe_load(profile.read_text()) or {}
+        base = yaml.safe_load(Path("params.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise FsqtokError(f"{profile}: cannot read the profile ({err})") from None
+    merged = dict(base)
+    for section, values in overrides.items():
+        merged[section] = {**base.get(section, {}), **values} if isinstance(values, dict) else values
+    params_from_dict(merged)  # a bad key or value fails here, before DVC starts
+    return [arg for key, value in flatten(overrides).items() for arg in ("-S", f"{key}={json.dumps(value)}")]
+
+
+@app.command()
+def exp(
+    profile: Path = typer.Option(..., "--profile", help="YAML of params overrides, e.g. profiles/seed.yaml"),
+    name: str | None = typer.Option(None, help="experiment name (default: the profile's file name)"),
+) -> None:
+    """Run the pipeline as a DVC experiment with a params profile applied (`dvc exp run -S ...`)."""
+    with user_errors():
+        args = profile_overrides(profile)
+    code = subprocess.run(["dvc", "exp", "run", "--name", name or profile.stem, *args]).returncode
+    raise typer.Exit(code)
+
+
 @app.command()
 def encode(
-    path: Optional[Path] = INPUT_ARGUMENT,
+    path: Path | None = INPUT_ARGUMENT,
     tokenizer: Path = TOKENIZER_OPTION,
     lines: bool = typer.Option(False, "--lines", help="one id per line instead of a JSON list"),
 ) -> None:
@@ -72,7 +102,7 @@ def encode(
 
 
 @app.command()
-def decode(path: Optional[Path] = INPUT_ARGUMENT, tokenizer: Path = TOKENIZER_OPTION) -> None:
+def decode(path: Path | None = INPUT_ARGUMENT, tokenizer: Path = TOKENIZER_OPTION) -> None:
     """Token ids (JSON list or one per line) -> the exact bytes, on stdout."""
     from fsqtok.loading import load_tokenizer
 
@@ -83,7 +113,7 @@ def decode(path: Optional[Path] = INPUT_ARGUMENT, tokenizer: Path = TOKENIZER_OP
 
 
 @app.command()
-def reconstruct(path: Optional[Path] = INPUT_ARGUMENT, tokenizer: Path = TOKENIZER_OPTION) -> None:
+def reconstruct(path: Path | None = INPUT_ARGUMENT, tokenizer: Path = TOKENIZER_OPTION) -> None:
     """Text through the lossy neural path (encoder -> FSQ code -> decoder)."""
     from fsqtok.tokenizer import AutoEncoderTokenizer
 
@@ -150,7 +180,7 @@ def compare(
 def generate(
     lm: Path = typer.Option(Path("models/lm/fsqtok"), "--lm", help="LM bundle folder"),
     prompt: str = typer.Option("In the beginning", "--prompt"),
-    tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", "-t",
+    tokenizer: Path | None = typer.Option(None, "--tokenizer", "-t",
                                              help="tokenizer bundle; default: the pipeline's one the LM names"),
     max_tokens: int = typer.Option(64, "--max-tokens"),
     temperature: float = typer.Option(0.8),
@@ -180,7 +210,7 @@ def generate(
 def bench(
     split: Path = typer.Option(Path("data/split/val.parquet"), help="text to time (a parquet with a text column)"),
     out: Path = typer.Option(Path("reports/bench/metrics.json")),
-    readme: Optional[Path] = typer.Option(Path("README.md"), help="README whose bench table is updated"),
+    readme: Path | None = typer.Option(Path("README.md"), help="README whose bench table is updated"),
     max_bytes: int = typer.Option(500_000, help="bytes of text timed"),
     repeats: int = typer.Option(5, help="timings are medians over this many runs"),
 ) -> None:

@@ -109,7 +109,7 @@ def codebook_stats(model: ByteAutoEncoder, chunks: Counter, batch_size: int) -> 
         collision_share=float((chunks_per_code > 1).float().mean()),
         rank_frequency=sorted(per_code.long().tolist(), reverse=True),
     )
-    return stats, dict(zip(used.tolist(), per_code.tolist()))
+    return stats, dict(zip(used.tolist(), per_code.tolist(), strict=True))
 
 
 @dataclass
@@ -118,27 +118,25 @@ class PrunedVocabulary:
     codes: list[int]  # c, the verified code of each piece
     candidates: int  # candidates sent through the encoder
     candidate_codes: int  # distinct codes they landed on
-    verified_codes: int  # codes whose decoded string re-encodes to themselves
+    verified_codes: int  # codes whose decoded string is the candidate itself (so a fixed point)
 
 
 def prune(model: ByteAutoEncoder, candidates: Counter, n_pieces: int, batch_size: int) -> PrunedVocabulary:
-    """Top `n_pieces` verified codes, ranked by the bytes their candidates save."""
+    """Top `n_pieces` verified codes, ranked by the bytes their string saves.
+
+    A candidate s with code c = enc(s) is verified when dec(c) == s: then s_c = s and
+    enc(s_c) = c, a fixed point. Codes whose decoded string is not the candidate are dropped:
+    their string would be a misspelling that text rarely contains."""
     strings = list(candidates)
-    codes = encode_chunks(model, strings, batch_size).tolist()
-    score: Counter = Counter()
-    for string, code in zip(strings, codes):
-        score[code] += candidates[string] * (len(string) - 1)
-    ranked = [code for code, _ in score.most_common()]
-    decoded = decode_indices(model, torch.tensor(ranked, dtype=torch.int64), batch_size)
-    # A piece must be at least 2 bytes (single bytes have their own ids) and a fixed point.
-    long_enough = [(c, s) for c, s in zip(ranked, decoded) if len(s) > 1]
-    recoded = encode_chunks(model, [s for _, s in long_enough], batch_size).tolist()
-    verified = [(c, s) for (c, s), again in zip(long_enough, recoded) if again == c]
+    codes = encode_chunks(model, strings, batch_size)
+    decoded = decode_indices(model, codes, batch_size)
+    verified = [(s, c) for s, c, d in zip(strings, codes.tolist(), decoded, strict=True) if d == s and len(s) > 1]
+    verified.sort(key=lambda sc: candidates[sc[0]] * (len(sc[0]) - 1), reverse=True)
     kept = verified[:n_pieces]
     return PrunedVocabulary(
-        pieces=[s for _, s in kept],
-        codes=[c for c, _ in kept],
+        pieces=[s for s, _ in kept],
+        codes=[c for _, c in kept],
         candidates=len(strings),
-        candidate_codes=len(ranked),
+        candidate_codes=len(set(codes.tolist())),
         verified_codes=len(verified),
     )

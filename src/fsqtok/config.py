@@ -143,6 +143,8 @@ class PretrainConfig:
     checkpoint_every: int = 500  # steps between checkpoints
     keep_checkpoints: int = 3  # last K checkpoints kept (plus the best)
     threads: int = 0  # torch CPU threads; 0 = all cores
+    join_rate: float = 0.15  # share of train segments that are runs of 2-3 pre-tokens
+    split_rate: float = 0.15  # share of pre-tokens (>= 4 bytes) cut into two pieces
 
     def __post_init__(self) -> None:
         for key in ("steps", "batch_size", "eval_every", "checkpoint_every", "keep_checkpoints", "eval_chunks"):
@@ -151,6 +153,8 @@ class PretrainConfig:
         for key in ("weight_decay", "grad_clip", "warmup_steps", "threads"):
             _require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
         _require(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", "in [0, 1]", self.min_lr_ratio)
+        for key in ("join_rate", "split_rate"):
+            _require(0 <= getattr(self, key) <= 0.5, key, "in [0, 0.5]", getattr(self, key))
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ def aligned_accuracy(original: Sequence, reconstruction: Sequence) -> float:
     Example: ("hello", "hallo!") -> 0.8"""
     if not original:
         return 1.0
-    return sum(x == y for x, y in zip(original, reconstruction)) / len(original)
+    return sum(x == y for x, y in zip(original, reconstruction, strict=False)) / len(original)
 
 
 def reconstruction_case(text: str, reconstruction: str) -> dict:

@@ -67,7 +67,7 @@ def images(paths: list[Path]) -> str:
 
 def cases_table(before: list[dict], after: list[dict]) -> str:
     rows = []
-    for b, a in zip(before, after):
+    for b, a in zip(before, after, strict=True):
         rows.append([
             f"<pre>{esc(a['input'])}</pre>",
             f"<pre>{highlight_diff(b['input'], b['reconstruction'])}</pre>",

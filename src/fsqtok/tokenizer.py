@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fsqtok.bundle import BundleError, read_bundle, read_json_file, write_bundle
+from fsqtok.bundle import BundleError, check_vocab_size, read_bundle, read_json_file, write_bundle
 from fsqtok.chunking import PRETOKEN, pretokenize
 from fsqtok.errors import FsqtokError
 from fsqtok.protocol import N_SPECIAL, SPECIAL_TOKENS, Tokenizer, to_utf8
@@ -191,7 +191,7 @@ class AutoEncoderTokenizer(Tokenizer):
                             files={VOCAB_FILE: json.dumps(vocab).encode()})
 
     @classmethod
-    def load(cls, path: str | Path) -> "AutoEncoderTokenizer":
+    def load(cls, path: str | Path) -> AutoEncoderTokenizer:
         """Load without torch; the auto-encoder weights are read on first `reconstruct`."""
         path = Path(path)
         config, _, meta = read_bundle(path, TOKENIZER, weights=False)
@@ -204,9 +204,5 @@ class AutoEncoderTokenizer(Tokenizer):
         if config.get("special_ids") != SPECIAL_TOKENS or config.get("byte_offset") != BYTE_OFFSET:
             raise BundleError(f"{path / 'config.json'}: special ids differ from {SPECIAL_TOKENS}")
         tokenizer = cls(pieces, codes, int(config["max_chunk_bytes"]), autoencoder_dir=path, meta=meta)
-        if tokenizer.vocab_size != config.get("vocab_size"):
-            raise BundleError(
-                f"{path / VOCAB_FILE}: holds {tokenizer.vocab_size} ids but config.json says "
-                f"vocab_size {config.get('vocab_size')}"
-            )
+        check_vocab_size(path / VOCAB_FILE, tokenizer.vocab_size, config)
         return tokenizer

@@ -9,6 +9,7 @@ the source of truth; MLflow gets the same numbers.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,7 +49,6 @@ class Tracker:
         if self.client is None:
             return
         from mlflow.entities import Metric
-        import time
 
         now = int(time.time() * 1000)
         numeric = {k: float(v) for k, v in flatten(values).items()

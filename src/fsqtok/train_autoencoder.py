@@ -7,6 +7,7 @@ so the model learns both the bytes and where the chunk stops.
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,9 +18,17 @@ from tqdm import tqdm
 
 from fsqtok.autoencoder import N_CLASSES, PAD, ByteAutoEncoder, pack_chunks
 from fsqtok.checkpoint import Checkpointer, load_checkpoint
+from fsqtok.chunking import iter_text_chunks, training_segments
 from fsqtok.config import Params, PretrainConfig
-from fsqtok.chunking import iter_text_chunks
 from fsqtok.device import autocast
+
+
+def segment_tensor(texts, config: PretrainConfig, max_chunk_bytes: int, seed: int) -> torch.Tensor:
+    """Train segment occurrences (chunks, pre-token runs, pieces; see training_segments) as ids."""
+    rng = random.Random(seed)
+    segments = [s for text in texts for s in training_segments(
+        text.encode("utf-8", "surrogatepass"), max_chunk_bytes, rng, config.join_rate, config.split_rate)]
+    return pack_chunks(segments, max_chunk_bytes)
 
 
 def chunk_tensor(texts, max_chunk_bytes: int, limit: int = 0, seed: int = 0) -> torch.Tensor:
@@ -80,7 +89,9 @@ def reconstruction_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Te
 
 @torch.no_grad()
 def evaluate_chunks(model: ByteAutoEncoder, chunks: torch.Tensor, batch_size: int, device) -> dict:
-    """Reconstruction metrics on chunk occurrences (M, T); distinct chunks are run once."""
+    """Reconstruction metrics on chunk occurrences (M, T); distinct chunks are run once.
+    Runs in eval mode and leaves the model in the mode it was in."""
+    was_training = model.training
     model.eval()
     distinct, inverse = torch.unique(chunks, dim=0, return_inverse=True)
     counts = torch.bincount(inverse, minlength=len(distinct)).float()  # (U,)
@@ -94,7 +105,7 @@ def evaluate_chunks(model: ByteAutoEncoder, chunks: torch.Tensor, batch_size: in
         correct.append(((hit & (x != PAD)).sum(1)).cpu())
         exact.append(hit.all(1).cpu())
         codes.append(indices.cpu())
-    model.train()
+    model.train(was_training)
     real = (distinct != PAD).sum(1).float()  # real bytes per distinct chunk
     exact_u = torch.cat(exact).float()
     code_counts = torch.bincount(torch.unique(torch.cat(codes), return_inverse=True)[1], weights=counts)

@@ -12,7 +12,8 @@ import random
 import torch
 
 
-def pack(documents: list[list[int]], context: int, bos: int, eos: int, seed: int | None = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def pack(documents: list[list[int]], context: int, bos: int, eos: int,
+         seed: int | None = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """(tokens, segments), both (N, context + 1) int64; segment = document number.
     Example: docs [[5], [6, 7]], context 3, no shuffle -> tokens [[1, 5, 2, 1], [1, 6, 7, 2]]"""
     order = list(range(len(documents)))

@@ -33,12 +33,13 @@ def masked_nll(model: Transformer, rows: tuple[torch.Tensor, torch.Tensor], devi
 @torch.no_grad()
 def bits_per_byte(model: Transformer, tokens: torch.Tensor, segments: torch.Tensor, n_bytes: int,
                   batch_size: int, device) -> dict:
+    was_training = model.training
     model.eval()
     total, count = 0.0, 0
     for i in range(0, len(tokens), batch_size):
         nll, n = masked_nll(model, (tokens[i : i + batch_size], segments[i : i + batch_size]), device)
         total, count = total + float(nll), count + n
-    model.train()
+    model.train(was_training)
     return {"bpb": total / (math.log(2) * n_bytes), "nll_per_token": total / max(1, count), "val_tokens": count}
 
 

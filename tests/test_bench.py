@@ -1,0 +1,35 @@
+import json
+
+import pandas as pd
+import torch
+
+from conftest import run
+from fsqtok.autoencoder import ByteAutoEncoder
+from fsqtok.baselines import BPETokenizer, WordTokenizer
+from fsqtok.config import params_from_dict
+from fsqtok.tokenizer import AutoEncoderTokenizer
+
+TEXTS = ["In the beginning God created the heaven and the earth.", "Paris is the capital of France."] * 5
+
+
+def test_bench_writes_a_well_formed_report(tmp_path):
+    torch.manual_seed(0)
+    params = params_from_dict({"autoencoder": {"conv_channels": [8, 8, 8], "deconv_channels": [8, 8, 8],
+                                               "d_latent": 16, "decoder_hidden": 16}})
+    model = ByteAutoEncoder(params.autoencoder, params.fsq.levels, 16)
+    AutoEncoderTokenizer([b" the", b" of"], [1, 2], 16, model=model).save(tmp_path / "models/tokenizer")
+    BPETokenizer.train(TEXTS, 300).save(tmp_path / "models/baselines/bpe")
+    WordTokenizer.train(TEXTS, 270).save(tmp_path / "models/baselines/word")
+    pd.DataFrame({"text": TEXTS}).to_parquet(tmp_path / "val.parquet")
+    (tmp_path / "README.md").write_text("# x\n<!-- bench:start -->\nold\n<!-- bench:end -->\ntail\n")
+    run(["fsqtok", "bench", "--split", "val.parquet", "--repeats", "1", "--max-bytes", "2000"], tmp_path)
+    report = json.loads((tmp_path / "reports/bench/metrics.json").read_text())
+    assert set(report["tokenizers"]) == {"fsqtok", "bpe", "word", "byte", "tiktoken"}
+    for row in report["tokenizers"].values():
+        assert row["encode_mb_s"] > 0 and row["decode_mb_s"] > 0 and row["batch_encode_mb_s"] > 0
+    assert report["tokenizers"]["tiktoken"]["encode_mb_s_vs_tiktoken"] == 1.0
+    assert report["tokenizers"]["bpe"]["tokens"] == report["tokenizers"]["tiktoken"]["tokens"]
+    assert 0 < report["tokenizers"]["fsqtok"]["resident_mb"] < 1000
+    assert report["autoencoder"]["train_steps_per_s"] > 0
+    readme = (tmp_path / "README.md").read_text()
+    assert "| fsqtok |" in readme and "old" not in readme and readme.endswith("<!-- bench:end -->\ntail\n")
