@@ -34,7 +34,9 @@ def main(
             stats, code_counts = codebook_stats(model, chunks, params.prune.batch_size)
             candidates = select_candidates(chunks, joins, params.prune.max_candidates)
             n_pieces = params.prune.vocab_size - FIRST_PIECE_ID
-            vocab = prune(model, candidates, n_pieces, params.prune.batch_size)
+            sample = refine_sample(train, params.prune.refine_sample_bytes)
+            vocab = prune(model, candidates, n_pieces, params.prune.batch_size, sample,
+                          params.prune.refine_rounds, params.prune.refine_drop)
             tokenizer = AutoEncoderTokenizer(vocab.pieces, vocab.codes, model.max_chunk_bytes, model=model)
             coverage = coverage_curve(stats.rank_frequency)
             top_k_codes = set(vocab.codes)
@@ -58,6 +60,11 @@ def main(
                 tracker.artifact(reports / name)
         print(f"prune: {len(vocab.pieces)} verified pieces (vocab {tokenizer.vocab_size}); "
               f"val bytes/token {metrics['val']['bytes_per_token']:.3f} -> {out}")
+
+
+def refine_sample(texts: list[str], n_bytes: int) -> bytes:
+    """Every 4th train document up to n_bytes: a spread-out sample for usage counts."""
+    return "\n".join(texts[::4]).encode("utf-8", "surrogatepass")[:n_bytes]
 
 
 if __name__ == "__main__":

@@ -108,3 +108,12 @@ def test_word_and_byte_baselines(tmp_path):
 def test_baselines_lossless_on_any_bytes(bpe, data):
     for tok in (bpe, ByteTokenizer(), WordTokenizer([b"the", b" a"])):
         assert tok.decode_bytes(tok.encode_bytes(data)) == data
+
+
+def test_refine_swaps_unused_pieces():
+    from fsqtok.codebook import refine
+
+    ranked = [(b"ab", 1), (b"zz", 2), (b"cd", 3)]
+    assert refine(ranked, 2, b"abcd", rounds=1, drop=0.5, max_bytes=16) == [(b"ab", 1), (b"cd", 3)]
+    assert refine(ranked, 2, b"abcd", rounds=0, drop=0.5, max_bytes=16) == ranked[:2]
+    assert refine(ranked, 3, b"abcd", rounds=2, drop=0.5, max_bytes=16) == ranked  # nothing left to swap in

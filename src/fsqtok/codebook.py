@@ -16,6 +16,7 @@ import torch
 
 from fsqtok.autoencoder import ByteAutoEncoder, decode_indices, encode_chunks
 from fsqtok.chunking import pretokenize, split_long
+from fsqtok.tokenizer import FIRST_PIECE_ID, ChunkVocabulary
 
 MAX_JOIN = 3  # most pre-tokens in one multi-piece candidate
 
@@ -121,8 +122,31 @@ class PrunedVocabulary:
     verified_codes: int  # codes whose decoded string is the candidate itself (so a fixed point)
 
 
-def prune(model: ByteAutoEncoder, candidates: Counter, n_pieces: int, batch_size: int) -> PrunedVocabulary:
-    """Top `n_pieces` verified codes, ranked by the bytes their string saves.
+def refine(ranked: list[tuple[bytes, int]], n_pieces: int, sample: bytes, rounds: int, drop: float,
+           max_bytes: int) -> list[tuple[bytes, int]]:
+    """Swap pieces the encoder barely uses for the next-ranked ones, `rounds` times.
+
+    Candidate scores overcount (an inner piece is often covered by a longer piece instead), so
+    each round encodes `sample` with the current vocabulary, ranks pieces by the bytes they
+    actually saved (uses x (length - 1)) and replaces the bottom `drop` share from the pool.
+    Example: pieces [b"ab", b"zz"], pool [b"cd"], sample b"abcd" -> [b"ab", b"cd"] after 1 round"""
+    vocab, pool = ranked[:n_pieces], ranked[n_pieces:]
+    for _ in range(rounds):
+        swap = min(len(pool), max(1, int(len(vocab) * drop)))
+        if not pool:
+            break
+        usage = Counter(ChunkVocabulary([p for p, _ in vocab], max_bytes).encode_bytes(sample))
+        saved = [usage[FIRST_PIECE_ID + i] * (len(p) - 1) for i, (p, _) in enumerate(vocab)]
+        order = sorted(range(len(vocab)), key=lambda i: saved[i], reverse=True)
+        vocab = [vocab[i] for i in order[: len(vocab) - swap]] + pool[:swap]
+        pool = pool[swap:]
+    return vocab
+
+
+def prune(model: ByteAutoEncoder, candidates: Counter, n_pieces: int, batch_size: int,
+          sample: bytes = b"", rounds: int = 0, drop: float = 0.15) -> PrunedVocabulary:
+    """Top `n_pieces` verified codes, ranked by the bytes their string saves, then refined on
+    `sample` (see refine).
 
     A candidate s with code c = enc(s) is verified when dec(c) == s: then s_c = s and
     enc(s_c) = c, a fixed point. Codes whose decoded string is not the candidate are dropped:
@@ -132,7 +156,7 @@ def prune(model: ByteAutoEncoder, candidates: Counter, n_pieces: int, batch_size
     decoded = decode_indices(model, codes, batch_size)
     verified = [(s, c) for s, c, d in zip(strings, codes.tolist(), decoded, strict=True) if d == s and len(s) > 1]
     verified.sort(key=lambda sc: candidates[sc[0]] * (len(sc[0]) - 1), reverse=True)
-    kept = verified[:n_pieces]
+    kept = refine(verified, n_pieces, sample, rounds, drop, model.max_chunk_bytes)
     return PrunedVocabulary(
         pieces=[s for s, _ in kept],
         codes=[c for _, c in kept],

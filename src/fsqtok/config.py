@@ -159,12 +159,18 @@ class PretrainConfig:
 
 @dataclass(frozen=True)
 class PruneConfig:
-    vocab_size: int = 8192  # all ids: 3 specials + 256 bytes + learned chunks
+    vocab_size: int = 4096  # all ids: 3 specials + 256 bytes + learned chunks
     max_candidates: int = 200000  # most frequent candidate strings sent through the encoder
     batch_size: int = 4096  # chunks per encoder batch
+    refine_rounds: int = 6  # rounds of: encode a train sample, swap the least-used pieces for new ones
+    refine_drop: float = 0.15  # share of pieces swapped per round
+    refine_sample_bytes: int = 2_000_000  # train text encoded per round
 
     def __post_init__(self) -> None:
         _require(self.vocab_size > 259, "vocab_size", "> 259 (3 specials + 256 bytes)", self.vocab_size)
+        _require(self.refine_rounds >= 0, "refine_rounds", ">= 0", self.refine_rounds)
+        _require(0 < self.refine_drop < 1, "refine_drop", "in (0, 1)", self.refine_drop)
+        _require(self.refine_sample_bytes > 0, "refine_sample_bytes", "> 0", self.refine_sample_bytes)
         _require(self.max_candidates > 0, "max_candidates", "> 0", self.max_candidates)
         _require(self.batch_size > 0, "batch_size", "> 0", self.batch_size)
 

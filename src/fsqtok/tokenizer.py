@@ -67,40 +67,48 @@ class ChunkVocabulary:
             self._cache[token] = ids
         return ids
 
+    def longest_join(self, tokens: list[bytes], i: int) -> tuple[int, int] | None:
+        """(pre-tokens covered, id) of the longest piece made of whole pre-tokens from i on."""
+        best, joined = None, tokens[i]
+        for j in range(i + 1, min(len(tokens), i + self.join_starts[tokens[i]])):
+            joined += tokens[j]
+            if len(joined) > self.max_piece_bytes:
+                break
+            piece_id = self.piece_to_id.get(joined)
+            if piece_id is not None:
+                best = (j - i + 1, piece_id)
+        return best
+
     def encode_bytes(self, data: bytes) -> list[int]:
-        tokens = PRETOKEN.findall(data)
         ids: list[int] = []
-        i, n = 0, len(tokens)
-        while i < n:
-            token = tokens[i]
-            span = self.join_starts.get(token)
-            if span:
-                best, joined = None, token
-                for j in range(i + 1, min(n, i + span)):
-                    joined += tokens[j]
-                    if len(joined) > self.max_piece_bytes:
-                        break
-                    piece_id = self.piece_to_id.get(joined)
-                    if piece_id is not None:
-                        best = (j, piece_id)
-                if best is not None:
-                    ids.append(best[1])
-                    i = best[0] + 1
+        extend, cached, joins = ids.extend, self._cache.get, self.join_starts
+        tokens = PRETOKEN.findall(data)
+        skip = 0
+        for i, token in enumerate(tokens):  # the hot loop: one dict lookup per pre-token when cached
+            if skip:
+                skip -= 1
+                continue
+            if token in joins:
+                join = self.longest_join(tokens, i)
+                if join is not None:
+                    ids.append(join[1])
+                    skip = join[0] - 1
                     continue
-            ids.extend(self.encode_pretoken(token))
-            i += 1
+            hit = cached(token)
+            extend(hit if hit is not None else self.encode_pretoken(token))
         return ids
 
     def decode_bytes(self, ids: list[int]) -> bytes:
         """Concatenated bytes of `ids`; specials are empty."""
         table = self._id_bytes
         try:
-            if min(ids, default=0) < 0:  # a negative index would silently wrap around
+            data = b"".join(map(table.__getitem__, ids))
+            if ids and min(ids) < 0:  # a negative index would silently wrap around
                 raise IndexError
-            return b"".join([table[i] for i in ids])
         except (IndexError, TypeError):
             bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < len(table)))
             raise FsqtokError(f"token id {bad!r} is out of range [0, {len(table)})") from None
+        return data
 
 
 class AutoEncoderTokenizer(Tokenizer):
