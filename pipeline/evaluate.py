@@ -48,7 +48,7 @@ def main(
             }
             out_dir.mkdir(parents=True, exist_ok=True)
             for name, path in PIPELINE_TOKENIZERS.items():
-                metrics["tokenizers"]["val"][name]["resident_mb"] = resident_memory_mb(path, speed_text, out_dir)
+                metrics["tokenizers"]["val"][name]["resident_mb"] = resident_memory_mb(path, speed_text)
             val = metrics["tokenizers"]["val"]
             metrics["headline"] = {
                 "byte_accuracy_before": before["untrained_autoencoder"]["val_chunks"]["byte_accuracy"],

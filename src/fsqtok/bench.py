@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from fsqtok.baselines import BPETokenizer
 from fsqtok.evaluation import resident_memory_mb
@@ -108,7 +107,7 @@ def autoencoder_speed(tokenizer_path: str, chunks: list[bytes], steps: int, batc
             "encoder_chunks_per_s": len(chunks) / encode_s}
 
 
-def run_bench(paths: dict[str, str], text: str, repeats: int, workdir: Path, ae_steps: int = 20) -> dict:
+def run_bench(paths: dict[str, str], text: str, repeats: int, ae_steps: int = 20) -> dict:
     """Every tokenizer in `paths` (name -> bundle folder or "byte"), plus tiktoken when a bpe is given."""
     from fsqtok.chunking import chunk_bytes
 
@@ -119,7 +118,7 @@ def run_bench(paths: dict[str, str], text: str, repeats: int, workdir: Path, ae_
     results = {name: tokenizer_speed(tok, text, lines, repeats) for name, tok in tokenizers.items()}
     for name, path in paths.items():
         results[name]["load_s"] = load_seconds(path, repeats)
-        results[name]["resident_mb"] = resident_memory_mb(path, text, workdir)
+        results[name]["resident_mb"] = resident_memory_mb(path, text)
     for reference in ("tiktoken", "bpe"):
         if reference in results:
             for row in results.values():

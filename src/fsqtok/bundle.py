@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from fsqtok.errors import FsqtokError
+from fsqtok.files import read_json
 from fsqtok.provenance import git_rev, versions
 
 FORMAT_VERSION = 1
@@ -54,12 +55,7 @@ def write_bundle(
 
 
 def read_json_file(path: Path) -> dict:
-    if not path.exists():
-        raise BundleError(f"{path}: missing; the bundle is incomplete, re-create it (dvc repro)")
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise BundleError(f"{path}: corrupt JSON ({err.msg if hasattr(err, 'msg') else err})") from None
+    return read_json(path, BundleError, "the bundle is incomplete, re-create it (dvc repro)")
 
 
 def read_bundle(path: str | Path, kind: str, weights: bool = True) -> tuple[dict, dict, dict]:

@@ -222,7 +222,7 @@ def bench(
 
     with user_errors():
         text = speed_sample(list(read_parquet(split, ["text"])["text"]), max_bytes)
-        report = run_bench(PIPELINE_TOKENIZERS, text, repeats, out.parent)
+        report = run_bench(PIPELINE_TOKENIZERS, text, repeats)
     write_json(out, report)
     table = markdown_table(report)
     if readme is not None and readme.exists():

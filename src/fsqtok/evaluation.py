@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -60,12 +61,12 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 
-def resident_memory_mb(tokenizer_path: str, text: str, workdir: Path) -> float:
+def resident_memory_mb(tokenizer_path: str, text: str) -> float:
     """Peak resident memory (MB) of a fresh Python process that loads the tokenizer and encodes
     `text`: what a user pays to use it, interpreter included."""
-    sample = workdir / "memory_probe.txt"
-    sample.write_text(text, encoding="utf-8")
-    result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, tokenizer_path, str(sample)],
-                            capture_output=True, text=True, check=True)
-    sample.unlink()
+    with tempfile.TemporaryDirectory() as tmp:
+        sample = Path(tmp) / "sample.txt"
+        sample.write_text(text, encoding="utf-8")
+        result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, tokenizer_path, str(sample)],
+                                capture_output=True, text=True, check=True)
     return float(result.stdout.strip().splitlines()[-1])

@@ -1,12 +1,11 @@
 """Reading and writing the pipeline's files: atomic writes, errors that name the file."""
+# pandas is imported inside the parquet helpers: bundles (and so the tokenizer) use this module.
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-
-import pandas as pd
 
 from fsqtok.errors import FsqtokError
 
@@ -31,17 +30,19 @@ def write_json(path: str | Path, data: object) -> None:
     atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=False) + "\n").encode())
 
 
-def read_json(path: str | Path) -> dict:
+def read_json(path: str | Path, error: type[FsqtokError] = InputFileError,
+              missing: str = "run the stage that writes it (dvc repro)") -> dict:
+    """Parsed JSON; a missing file raises `error` with the `missing` hint, a corrupt one says so."""
     path = Path(path)
     if not path.exists():
-        raise InputFileError(f"{path}: missing; run the stage that writes it (dvc repro)")
+        raise error(f"{path}: missing; {missing}")
     try:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputFileError(f"{path}: corrupt JSON ({err})") from None
+        raise error(f"{path}: corrupt JSON ({err})") from None
 
 
-def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
+def write_parquet(path: str | Path, frame) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -49,8 +50,10 @@ def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
     os.replace(tmp, path)
 
 
-def read_parquet(path: str | Path, columns: list[str]) -> pd.DataFrame:
-    """Read the named columns; a missing, corrupt or wrongly shaped file is one clear error."""
+def read_parquet(path: str | Path, columns: list[str]):
+    """Read the named columns as a DataFrame; a missing, corrupt or wrongly shaped file is one clear error."""
+    import pandas as pd  # heavy; the tokenizer's load path imports this module without needing it
+
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"{path}: missing; run the stage that writes it (dvc repro)")
