@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from fsqtok.baselines import BPETokenizer
 from fsqtok.evaluation import resident_memory_mb
