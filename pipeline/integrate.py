@@ -50,10 +50,11 @@ def main(split_dir: Path = Path("data/split"), models: Path = Path("models/lm"),
                     init_from_codes(model, tokenizer)
 
                 evaluate = partial(val_bpb, model, val_rows, val_bytes, device)
-                curve = train_lm(model, *train_rows, config, device, params.seed, evaluate,
-                                 max(1, config.steps // 10), name)
-                for row in curve:
-                    tracker.metrics({f"{name}.{k}": v for k, v in row.items() if k != "step"}, step=row["step"])
+                with tracker.child(f"integrate/{name}", {"tokenizer": name}) as child:
+                    curve = train_lm(model, *train_rows, config, device, params.seed, evaluate,
+                                     max(1, config.steps // 10), name)
+                    for row in curve:
+                        child.metrics({k: v for k, v in row.items() if k != "step"}, step=row["step"])
                 final = curve[-1]
                 rows.append({"tokenizer": name, "vocab_size": tokenizer.vocab_size, **model.parameter_counts(),
                              "tokens_seen": final["tokens_seen"], "bytes_seen": round(final["tokens_seen"]

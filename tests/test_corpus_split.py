@@ -59,6 +59,21 @@ def test_bad_sources_are_one_line_errors(tmp_path):
         build_corpus(corpus_config({"kind": "parquet", "path": str(tmp_path / "bad.parquet")}))
 
 
+def test_hf_dataset_without_datasets_is_a_clear_error(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_datasets(name, *args, **kwargs):
+        if name == "datasets":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_datasets)
+    with pytest.raises(CorpusError, match="hf_dataset source needs the `datasets` package"):
+        build_corpus(corpus_config({"kind": "hf_dataset", "name": "wikitext"}))
+
+
 def test_split_is_deterministic_disjoint_and_seeded():
     docs = pd.DataFrame({"doc_id": [f"d{i}" for i in range(2000)], "text": "x", "n_bytes": 1})
     config = params_from_dict({"split": {"val_fraction": 0.1, "test_fraction": 0.2, "seed": 7}}).split

@@ -56,7 +56,11 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
     assert pretrain.data.params["pretrain.steps"] == "6"
     history = client.get_metric_history(pretrain.info.run_id, "byte_accuracy")
     assert [m.step for m in history] == [3, 6]
-    assert len(by_id) == len(STAGES) * 2 + 1
+    integrate = next(r for r in runs if r.info.run_name == "integrate")
+    per_tokenizer = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == integrate.info.run_id]
+    assert sorted(r.info.run_name for r in per_tokenizer) == ["integrate/bpe", "integrate/byte", "integrate/fsqtok"]
+    assert [m.step for m in client.get_metric_history(per_tokenizer[0].info.run_id, "bpb")] == [1, 2, 3, 4]
+    assert len(by_id) == len(STAGES) * 2 + 1 + 3 * 2  # stages twice, one parent, LM child runs twice
 
 
 def test_bad_params_fail_with_one_line(pipeline_repo):
@@ -91,3 +95,7 @@ def check_reports(repo):
     assert integrate["fsqtok_vs_bpe_bpb_ratio"] == integrate["fsqtok"]["val_bpb"] / integrate["bpe"]["val_bpb"]
     samples = json.loads((repo / "reports/integrate/samples.json").read_text())
     assert all(s.startswith("In the beginning") for s in samples["fsqtok"][:1])
+    generated = run(["fsqtok", "generate", "--lm", "models/lm/byte", "--prompt", "And God", "--max-tokens", "5"], repo)
+    assert generated.stdout.startswith("And God") and len(generated.stdout) <= len("And God") + 5 + 1
+    mismatch = run(["fsqtok", "generate", "--lm", "models/lm/fsqtok", "-t", "byte"], repo, check=False)
+    assert mismatch.returncode == 2 and "this LM was trained with tokenizer 'fsqtok'" in mismatch.stderr

@@ -52,12 +52,13 @@ def speed_sample(texts: list[str], n_bytes: int) -> str:
     return "\n".join(taken)
 
 
+# Peak RSS from VmHWM: ru_maxrss would report the parent's peak, since Linux keeps it across exec.
 MEMORY_PROBE = """
-import resource, sys
+import re, sys
 from fsqtok.loading import load_tokenizer
 tokenizer = load_tokenizer(sys.argv[1])
 tokenizer.encode(open(sys.argv[2], encoding="utf-8").read())
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) / 1024)
 """
 
 

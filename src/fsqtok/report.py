@@ -19,7 +19,8 @@ table{border-collapse:collapse;margin:1em 0;font-size:14px}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f3f3f3} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .bad{background:#ffd6d6;text-decoration:underline wavy #c00} .good{color:#070} .worse{color:#a00}
-pre{margin:0;white-space:pre-wrap;font-family:ui-monospace,monospace}
+pre{margin:0;white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-all;font-family:ui-monospace,monospace}
+td{max-width:360px}
 img{max-width:48%;margin:4px;border:1px solid #eee} .meta{color:#666;font-size:13px}
 """
 

@@ -61,6 +61,19 @@ class Tracker:
         if self.client is not None and Path(path).exists():
             self.client.log_artifact(self.run_id, str(path), folder)
 
+    @contextmanager
+    def child(self, name: str, tags: dict | None = None) -> Iterator[Tracker]:
+        """A nested run under this one (e.g. one per tokenizer in integrate)."""
+        if self.client is None:
+            yield Tracker()
+            return
+        run = self.client.get_run(self.run_id)
+        child_tags = {**run.data.tags, **(tags or {}), "mlflow.parentRunId": self.run_id}
+        child_tags.pop("mlflow.runName", None)
+        run_id = self.client.create_run(run.info.experiment_id, run_name=name, tags=child_tags).info.run_id
+        with finished(self.client, run_id):
+            yield Tracker(self.client, run_id)
+
 
 def _client(config: TrackingConfig):
     from mlflow.tracking import MlflowClient
@@ -115,8 +128,15 @@ def stage_run(stage: str, params: Params, sections: list[str]) -> Iterator[Track
 
     flat = flatten({name: params.section(name) for name in sections})
     client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in flat.items()])
-    try:
+    with finished(client, run_id):
         yield Tracker(client, run_id)
+
+
+@contextmanager
+def finished(client, run_id: str) -> Iterator[None]:
+    """Mark the run FINISHED when the block ends, FAILED if it raises (then re-raise)."""
+    try:
+        yield
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise
@@ -134,9 +154,5 @@ def pipeline_run(params: Params, name: str = "repro") -> Iterator[dict]:
     exp_id = experiment_id(client, params.tracking.experiment)
     run_id = client.create_run(exp_id, run_name=name, tags={PIPELINE_TAG: name, "git_rev": git_rev()}).info.run_id
     env[PARENT_ENV] = run_id
-    try:
+    with finished(client, run_id):
         yield env
-    except BaseException:
-        client.set_terminated(run_id, "FAILED")
-        raise
-    client.set_terminated(run_id, "FINISHED")
