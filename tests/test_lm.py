@@ -105,3 +105,25 @@ def test_sampling_filters_and_stops_at_eos():
 def test_take_bytes():
     assert take_bytes(["ab", "cd", "ef"], 4) == (["ab", "cd"], 4)
     assert take_bytes(["abcdef"], 2) == (["abcdef"], 6)
+
+
+def test_init_from_codes_projects_piece_embeddings():
+    from fsqtok.autoencoder import ByteAutoEncoder
+    from fsqtok.lm.embedding_init import INIT_STD, init_from_codes
+    from fsqtok.tokenizer import AutoEncoderTokenizer
+
+    params = params_from_dict({"autoencoder": {"conv_channels": [8, 8, 8], "deconv_channels": [8, 8, 8],
+                                               "d_latent": 16, "decoder_hidden": 32}})
+    torch.manual_seed(0)
+    autoencoder = ByteAutoEncoder(params.autoencoder, params.fsq.levels, 16).eval()
+    tok = AutoEncoderTokenizer([b" the", b" of", b"ing", b" and"], [5, 900, 40000, 123456], 16, model=autoencoder)
+    model = Transformer(TransformerConfig(tok.vocab_size, 1, 2, 8, 8))
+    before = model.token_embedding.weight.detach().clone()
+    init_from_codes(model, tok)
+    after = model.token_embedding.weight.detach()
+    assert torch.equal(after[:259], before[:259])  # specials and bytes keep their init
+    assert not torch.equal(after[259:], before[259:])
+    assert after[259:, :4].std().item() == pytest.approx(INIT_STD, rel=1e-3)
+    empty = AutoEncoderTokenizer([], [], 16, model=autoencoder)
+    small = Transformer(TransformerConfig(empty.vocab_size, 1, 2, 8, 8))
+    init_from_codes(small, empty)  # no learned pieces: nothing to do, no error

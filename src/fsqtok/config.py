@@ -202,7 +202,7 @@ class LMConfig:
     warmup_steps: int = 30
     weight_decay: float = 0.1
     max_val_bytes: int = 200000  # UTF-8 bytes of val documents every tokenizer is scored on
-    init_from_codes: bool = False  # fsqtok embeddings start from the auto-encoder's code vectors
+    init_from_codes: bool = True  # fsqtok embeddings start from the auto-encoder's code vectors
     sample_tokens: int = 64  # tokens generated per sample
     temperature: float = 0.8
     top_k: int = 50

@@ -26,6 +26,8 @@ def code_features(autoencoder, indices: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def init_from_codes(model: Transformer, tokenizer) -> None:
     """Overwrite embedding rows of the learned pieces (ids 259..) with projected code features."""
+    if len(tokenizer.codes) < 2:  # nothing to project (a vocabulary without learned pieces)
+        return
     features = code_features(tokenizer.model, torch.tensor(tokenizer.codes, dtype=torch.int64))  # (P, F)
     centered = features - features.mean(dim=0)
     rank = min(model.config.d_model, *centered.shape)
