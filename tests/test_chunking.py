@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fsqtok.chunking import chunk_bytes, count_chunks, pretokenize, split_long
+from fsqtok.chunking import chunk_bytes, pretokenize, split_long
 
 
 def test_pretokens_hand_computed():
@@ -13,7 +13,6 @@ def test_pretokens_hand_computed():
 def test_split_long_and_chunks():
     assert split_long(b"abcdefg", 3) == [b"abc", b"def", b"g"]
     assert chunk_bytes(b" internationalization", 8) == [b" interna", b"tionaliz", b"ation"]
-    assert count_chunks(["a a"], 16) == {b"a": 1, b" a": 1}
 
 
 @given(st.binary(max_size=300), st.integers(1, 20))

@@ -21,6 +21,7 @@ def test_hand_built_vocabulary_gives_exact_ids():
     assert tok.encode("x", add_bos=True, add_eos=True) == [1, 3 + ord("x"), 2]
     assert tok.decode([1, 261, 2]) == " of the"
     assert tok.decode([1, 261, 2], skip_special=False) == "<bos> of the<eos>"
+    assert tok.decode_batch(tok.encode_batch(["a", " of the"], add_bos=True)) == ["a", " of the"]
 
 
 def test_ids_layout_and_tables():

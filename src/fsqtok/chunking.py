@@ -9,7 +9,6 @@ The pre-tokens of any byte string concatenate back to it exactly.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator
 
 PRETOKEN = re.compile(
@@ -43,12 +42,6 @@ def iter_text_chunks(texts: Iterable[str], max_bytes: int) -> Iterator[bytes]:
     """Chunks of many documents, document after document (occurrences, not distinct)."""
     for text in texts:
         yield from chunk_bytes(text.encode("utf-8", "surrogatepass"), max_bytes)
-
-
-def count_chunks(texts: Iterable[str], max_bytes: int) -> Counter[bytes]:
-    """Occurrence count of every chunk.
-    Example: (["a a"], 16) -> Counter({b"a": 1, b" a": 1})"""
-    return Counter(iter_text_chunks(texts, max_bytes))
 
 
 def training_segments(data: bytes, max_bytes: int, rng, join_rate: float, split_rate: float) -> list[bytes]:
