@@ -117,3 +117,15 @@ def test_refine_swaps_unused_pieces():
     assert refine(ranked, 2, b"abcd", rounds=1, drop=0.5, max_bytes=16) == [(b"ab", 1), (b"cd", 3)]
     assert refine(ranked, 2, b"abcd", rounds=0, drop=0.5, max_bytes=16) == ranked[:2]
     assert refine(ranked, 3, b"abcd", rounds=2, drop=0.5, max_bytes=16) == ranked  # nothing left to swap in
+
+
+def test_lossless_path_imports_neither_torch_nor_pandas(small_model, tmp_path):
+    import subprocess
+    import sys
+
+    path = AutoEncoderTokenizer([b" the"], [7], 16, model=small_model).save(tmp_path / "tok")
+    probe = ("import sys; from fsqtok import AutoEncoderTokenizer; t = AutoEncoderTokenizer.load(sys.argv[1]); "
+             "assert t.decode(t.encode(' the end')) == ' the end'; "
+             "print(sorted(m for m in ('torch', 'pandas', 'mlflow') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
