@@ -131,16 +131,16 @@ class FSQConfig:
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    steps: int = 2000  # optimizer steps
+    steps: int = 5000  # optimizer steps
     batch_size: int = 256  # chunks per step
     lr: float = 2e-3  # peak AdamW learning rate
     weight_decay: float = 0.01
     warmup_steps: int = 100  # linear warmup, then cosine to min_lr_ratio * lr
     min_lr_ratio: float = 0.05
     grad_clip: float = 1.0  # max global grad norm (0 = off)
-    eval_every: int = 250  # steps between val evaluations
+    eval_every: int = 500  # steps between val evaluations
     eval_chunks: int = 20000  # val chunk occurrences per evaluation
-    checkpoint_every: int = 500  # steps between checkpoints
+    checkpoint_every: int = 1000  # steps between checkpoints
     keep_checkpoints: int = 3  # last K checkpoints kept (plus the best)
     threads: int = 0  # torch CPU threads; 0 = all cores
     join_rate: float = 0.15  # share of train segments that are runs of 2-3 pre-tokens
@@ -197,9 +197,9 @@ class LMConfig:
     d_model: int = 128
     context_tokens: int = 128  # sequence length in tokens, the same for every tokenizer
     batch_size: int = 16  # sequences per step
-    steps: int = 300
+    steps: int = 200
     lr: float = 3e-3
-    warmup_steps: int = 30
+    warmup_steps: int = 20
     weight_decay: float = 0.1
     max_val_bytes: int = 200000  # UTF-8 bytes of val documents every tokenizer is scored on
     init_from_codes: bool = True  # fsqtok embeddings start from the auto-encoder's code vectors
