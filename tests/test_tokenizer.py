@@ -2,6 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fsqtok.chunking import pretokenize
 from fsqtok.errors import FsqtokError
 from fsqtok.tokenizer import AutoEncoderTokenizer, ChunkVocabulary
 
@@ -50,6 +51,42 @@ def test_join_prefers_longest_run_of_whole_pretokens():
     assert vocab.encode_bytes(b" a b c d") == [261, 3 + ord(" "), 3 + ord("d")]
     assert vocab.encode_bytes(b" a b") == [260]
     assert vocab.encode_bytes(b" a x") == [259, 3 + ord(" "), 3 + ord("x")]
+
+
+def reference_encode(pieces: list[bytes], data: bytes) -> list[int]:
+    """The encoding rule spelled out slowly: at each pre-token the longest run of >= 2 whole
+    pre-tokens that is a piece wins; else the pre-token's longest piece prefixes, else bytes."""
+    piece_id = {p: 259 + i for i, p in enumerate(pieces)}
+    tokens, ids, i = pretokenize(data), [], 0
+    while i < len(tokens):
+        runs = [j for j in range(i + 2, len(tokens) + 1) if b"".join(tokens[i:j]) in piece_id]
+        if runs:
+            ids.append(piece_id[b"".join(tokens[i : runs[-1]])])
+            i = runs[-1]
+            continue
+        token, pos = tokens[i], 0
+        while pos < len(token):
+            end = next((e for e in range(len(token), pos + 1, -1) if token[pos:e] in piece_id), None)
+            ids.append(piece_id[token[pos:end]] if end else 3 + token[pos])
+            pos = end or pos + 1
+        i += 1
+    return ids
+
+
+# Joins whose last pre-token is a word, number, punctuation, "'", a contraction or whitespace
+# (each needs its own end-of-pre-token rule in the encoder's regex), and whitespace pieces that
+# split into two pre-tokens before a non-space.
+TRICKY_PIECES = [b" of", b" of the", b"it's", b"x '", b" a'", b"a\n", b"a \n", b"b  ", b"1 2", b". ",
+                 b".\n\n", b"..'", b" b.", b"\n a", b" \n", b"a\t", b"x 's", b"ab", b" 12 3", b"\n\n", b"  \n", b"\nx"]
+FRAGMENTS = [b" ", b"\n", b"  ", b"'", b"s", b"t", b"a", b"b", b"x", b"1", b"2", b".", b"\t", b"\xe2",
+             b"'s", b"\r\n", b"it", b"of", b"the", *TRICKY_PIECES]
+
+
+@settings(max_examples=1500)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=12))
+def test_fast_encoder_follows_the_encoding_rule(fragments):
+    data = b"".join(fragments)
+    assert ChunkVocabulary(TRICKY_PIECES, 16).encode_bytes(data) == reference_encode(TRICKY_PIECES, data)
 
 
 @settings(max_examples=300)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fsqtok.bundle import BundleError, check_vocab_size, read_bundle, read_json_file, write_bundle
-from fsqtok.protocol import N_SPECIAL, SPECIAL_TOKENS, Tokenizer
+from fsqtok.protocol import BYTE_TABLE, N_SPECIAL, SPECIAL_TOKENS, Tokenizer, join_pieces
 
 BYTE_OFFSET = N_SPECIAL
 
@@ -32,8 +32,7 @@ class ByteTokenizer(Tokenizer):
         return [b + BYTE_OFFSET for b in data]
 
     def decode_bytes(self, ids: list[int]) -> bytes:
-        self.check_ids(ids)
-        return bytes(i - BYTE_OFFSET for i in ids if i >= BYTE_OFFSET)
+        return join_pieces(BYTE_TABLE, ids, self.name)
 
 
 WORD = re.compile(rb"[A-Za-z0-9\x80-\xff]+|\s+|[^\sA-Za-z0-9\x80-\xff]+")
@@ -48,7 +47,7 @@ class WordTokenizer(Tokenizer):
     def __init__(self, words: list[bytes]):
         self.words = words
         self.word_to_id = {w: BYTE_OFFSET + 256 + i for i, w in enumerate(words)}
-        self._id_bytes = [b""] * BYTE_OFFSET + [bytes([b]) for b in range(256)] + words
+        self._id_bytes = BYTE_TABLE + words
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int) -> WordTokenizer:
@@ -71,8 +70,7 @@ class WordTokenizer(Tokenizer):
         return ids
 
     def decode_bytes(self, ids: list[int]) -> bytes:
-        self.check_ids(ids)
-        return b"".join([self._id_bytes[i] for i in ids])
+        return join_pieces(self._id_bytes, ids, self.name)
 
     def save(self, path: str | Path) -> Path:
         vocab = json.dumps([w.hex() for w in self.words]).encode()
@@ -164,8 +162,7 @@ class BPETokenizer(Tokenizer):
         return ids
 
     def decode_bytes(self, ids: list[int]) -> bytes:
-        self.check_ids(ids)
-        return b"".join([self._id_bytes[i] for i in ids])
+        return join_pieces(self._id_bytes, ids, self.name)
 
     def decode(self, ids: list[int], skip_special: bool = True) -> str:
         if skip_special:  # the Rust decoder is much faster than joining bytes in Python

@@ -6,11 +6,14 @@ Ids 0 <pad>, 1 <bos>, 2 <eos> everywhere. A subclass supplies `encode_bytes`, `d
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from fsqtok.errors import FsqtokError
 
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 SPECIAL_TOKENS = {"<pad>": PAD_ID, "<bos>": BOS_ID, "<eos>": EOS_ID}
 N_SPECIAL = len(SPECIAL_TOKENS)
+BYTE_TABLE = [b""] * N_SPECIAL + [bytes([b]) for b in range(256)]  # id -> bytes: specials, then bytes
 
 
 def to_utf8(text: str) -> bytes:
@@ -22,6 +25,19 @@ def to_utf8(text: str) -> bytes:
             f"text has a lone surrogate at index {err.start} and is not valid Unicode; "
             "use encode_bytes for raw bytes"
         ) from None
+
+
+def join_pieces(table: list[bytes], ids: list[int], name: str) -> bytes:
+    """b"".join(table[i] for i in ids) at C speed (itemgetter), with a clear error for an id
+    outside the table (a negative one would silently wrap around)."""
+    ids = list(ids)
+    try:
+        if not ids or (min(ids) >= 0 and max(ids) < len(table)):
+            return b"".join(itemgetter(*ids)(table)) if len(ids) > 1 else b"".join(table[i] for i in ids)
+    except TypeError:
+        pass
+    bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < len(table)))
+    raise FsqtokError(f"token id {bad!r} is out of range [0, {len(table)}) for {name}")
 
 
 class Tokenizer:

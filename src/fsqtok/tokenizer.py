@@ -4,8 +4,8 @@ Ids: 0 <pad>, 1 <bos>, 2 <eos>, 3..258 the raw bytes, 259.. learned chunks (piec
 piece `s_c` is the decoded string of an FSQ code `c` that re-encodes to `c` (verified in the
 prune stage), so the string -> id table doubles as the encoder's cache.
 
-Lossless encode, on pre-tokens (see chunking): at each pre-token, the longest run of whole
-pre-tokens that is a piece wins (" of the"); otherwise the pre-token is covered left to right
+Lossless encode, on pre-tokens (see chunking): at each pre-token, the longest run of at least
+two whole pre-tokens that is a piece wins (" of the"); otherwise the pre-token is covered left to right
 by its longest piece prefix, and what no piece covers becomes byte tokens. The lossless path
 needs no torch; torch is imported only for `reconstruct` (the lossy neural path).
 """
@@ -13,12 +13,14 @@ needs no torch; torch is imported only for `reconstruct` (the lossy neural path)
 from __future__ import annotations
 
 import json
+import re
+from itertools import chain
 from pathlib import Path
 
 from fsqtok.bundle import BundleError, check_vocab_size, read_bundle, read_json_file, write_bundle
-from fsqtok.chunking import PRETOKEN, pretokenize
+from fsqtok.chunking import PRETOKEN, pretoken_end, pretokenize
 from fsqtok.errors import FsqtokError
-from fsqtok.protocol import N_SPECIAL, SPECIAL_TOKENS, Tokenizer, to_utf8
+from fsqtok.protocol import BYTE_TABLE, N_SPECIAL, SPECIAL_TOKENS, Tokenizer, join_pieces, to_utf8
 
 BYTE_OFFSET = N_SPECIAL
 FIRST_PIECE_ID = BYTE_OFFSET + 256
@@ -35,23 +37,18 @@ class ChunkVocabulary:
         self.pieces = pieces
         self.max_piece_bytes = max_piece_bytes
         self.piece_to_id = {p: FIRST_PIECE_ID + i for i, p in enumerate(pieces)}
-        # Pieces of several pre-tokens, found by their first pre-token: {first: max pre-tokens}.
-        self.join_starts: dict[bytes, int] = {}
-        for piece in pieces:
-            parts = pretokenize(piece)
-            if len(parts) > 1:
-                self.join_starts[parts[0]] = max(self.join_starts.get(parts[0], 0), len(parts))
-        self._cache: dict[bytes, list[int]] = {}
-        self._id_bytes = [b""] * FIRST_PIECE_ID + pieces
-        for byte in range(256):
-            self._id_bytes[BYTE_OFFSET + byte] = bytes([byte])
+        # Joins: pieces that can be a run of several whole pre-tokens of a text (" of the"; also
+        # "\n\n", one pre-token alone but two before a word). One regex splits text into joins
+        # (longest first) and pre-tokens, so encoding is a findall plus a dict lookup per match.
+        joins = [p for p in pieces if len(pretokenize(p)) > 1 or p.isspace()]
+        self.splitter = re.compile(b"(?:" + join_trie(joins) + b")|" + PRETOKEN.pattern) if joins else PRETOKEN
+        self._ids_of = {p: [self.piece_to_id[p]] for p in joins}  # match -> ids; grows as a cache
+        self._cache_limit = len(joins) + CACHE_LIMIT
+        self._id_bytes = BYTE_TABLE + pieces
 
     def encode_pretoken(self, token: bytes) -> list[int]:
         """Longest piece prefix first, byte tokens where none fits.
         Example (pieces [b" wor", b"ld"]): b" world" -> [259, 260]"""
-        cached = self._cache.get(token)
-        if cached is not None:
-            return cached
         ids, pos, table = [], 0, self.piece_to_id
         while pos < len(token):
             for end in range(min(len(token), pos + self.max_piece_bytes), pos + 1, -1):
@@ -63,52 +60,43 @@ class ChunkVocabulary:
             else:
                 ids.append(BYTE_OFFSET + token[pos])
                 pos += 1
-        if len(self._cache) < CACHE_LIMIT:
-            self._cache[token] = ids
+        if len(self._ids_of) < self._cache_limit:
+            self._ids_of[token] = ids
         return ids
-
-    def longest_join(self, tokens: list[bytes], i: int) -> tuple[int, int] | None:
-        """(pre-tokens covered, id) of the longest piece made of whole pre-tokens from i on."""
-        best, joined = None, tokens[i]
-        for j in range(i + 1, min(len(tokens), i + self.join_starts[tokens[i]])):
-            joined += tokens[j]
-            if len(joined) > self.max_piece_bytes:
-                break
-            piece_id = self.piece_to_id.get(joined)
-            if piece_id is not None:
-                best = (j - i + 1, piece_id)
-        return best
 
     def encode_bytes(self, data: bytes) -> list[int]:
-        ids: list[int] = []
-        extend, cached, joins = ids.extend, self._cache.get, self.join_starts
-        tokens = PRETOKEN.findall(data)
-        skip = 0
-        for i, token in enumerate(tokens):  # the hot loop: one dict lookup per pre-token when cached
-            if skip:
-                skip -= 1
-                continue
-            if token in joins:
-                join = self.longest_join(tokens, i)
-                if join is not None:
-                    ids.append(join[1])
-                    skip = join[0] - 1
-                    continue
-            hit = cached(token)
-            extend(hit if hit is not None else self.encode_pretoken(token))
-        return ids
+        matches = self.splitter.findall(data)
+        ids = list(map(self._ids_of.get, matches))  # the hot path: a pre-token repeats a lot
+        if None in ids:
+            for i, hit in enumerate(ids):
+                if hit is None:
+                    ids[i] = self.encode_pretoken(matches[i])
+        return list(chain.from_iterable(ids))
 
     def decode_bytes(self, ids: list[int]) -> bytes:
         """Concatenated bytes of `ids`; specials are empty."""
-        table = self._id_bytes
-        try:
-            data = b"".join(map(table.__getitem__, ids))
-            if ids and min(ids) < 0:  # a negative index would silently wrap around
-                raise IndexError
-        except (IndexError, TypeError):
-            bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < len(table)))
-            raise FsqtokError(f"token id {bad!r} is out of range [0, {len(table)})") from None
-        return data
+        return join_pieces(self._id_bytes, ids, "fsqtok")
+
+
+def join_trie(joins: list[bytes]) -> bytes:
+    """A regex matching the longest of `joins` that ends on a pre-token boundary of the text,
+    as a trie (one branch per next byte), so matching costs the length of the match, not the
+    number of joins. Example: [b" of the", b" of them"] -> " of the" + (its end | "m" + its end)."""
+    root: dict = {}
+    for join in joins:
+        node = root
+        for byte in join:
+            node = node.setdefault(byte, {})
+        node[None] = pretoken_end(pretokenize(join)[-1])
+
+    def pattern(node: dict) -> bytes:
+        branches = [re.escape(bytes([b])) + pattern(child) for b, child in sorted(
+            (b, c) for b, c in node.items() if b is not None)]
+        if None in node:
+            branches.append(node[None])  # after the longer branches: longest match first
+        return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+
+    return pattern(root)
 
 
 class AutoEncoderTokenizer(Tokenizer):
