@@ -10,6 +10,7 @@ from fsqtok.baselines import BPETokenizer, ByteTokenizer, WordTokenizer, validat
 from fsqtok.bundle import BundleError
 from fsqtok.codebook import bytes_saved, candidate_counts, codebook_stats, inner_pieces, prune, select_candidates
 from fsqtok.config import params_from_dict
+from fsqtok.errors import FsqtokError
 from fsqtok.loading import load_tokenizer
 from fsqtok.tokenizer import AutoEncoderTokenizer
 from fsqtok.train_autoencoder import chunk_tensor, reconstruction_loss
@@ -101,6 +102,15 @@ def test_word_and_byte_baselines(tmp_path):
     assert ByteTokenizer().encode("hi") == [107, 108]
     for tok in (word, ByteTokenizer()):
         assert validate(tok)["ok"]
+
+
+def test_baselines_reject_ids_outside_their_table(bpe):
+    for tok in (bpe, ByteTokenizer(), WordTokenizer([b"the"])):
+        assert tok.decode_bytes([tok.vocab_size - 1]) == tok.decode_bytes([tok.vocab_size - 1, 0, 1, 2])
+        for bad in (-1, tok.vocab_size, "3"):
+            with pytest.raises(FsqtokError, match=f"token id {bad!r} is out of range \\[0, {tok.vocab_size}\\) "
+                                                  f"for {tok.name}"):
+                tok.decode_bytes([3, bad])
 
 
 @settings(max_examples=100, deadline=None)

@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fsqtok.bundle import BundleError, check_vocab_size, read_bundle, read_json_file, write_bundle
-from fsqtok.protocol import BYTE_TABLE, N_SPECIAL, SPECIAL_TOKENS, Tokenizer, join_pieces
+from fsqtok.protocol import N_SPECIAL, SPECIAL_TOKENS, Tokenizer, id_table, join_pieces
 
 BYTE_OFFSET = N_SPECIAL
+BYTE_IDS = id_table([])
 
 
 class ByteTokenizer(Tokenizer):
@@ -32,7 +33,7 @@ class ByteTokenizer(Tokenizer):
         return [b + BYTE_OFFSET for b in data]
 
     def decode_bytes(self, ids: list[int]) -> bytes:
-        return join_pieces(BYTE_TABLE, ids, self.name)
+        return join_pieces(BYTE_IDS, ids, self.name)
 
 
 WORD = re.compile(rb"[A-Za-z0-9\x80-\xff]+|\s+|[^\sA-Za-z0-9\x80-\xff]+")
@@ -47,7 +48,7 @@ class WordTokenizer(Tokenizer):
     def __init__(self, words: list[bytes]):
         self.words = words
         self.word_to_id = {w: BYTE_OFFSET + 256 + i for i, w in enumerate(words)}
-        self._id_bytes = BYTE_TABLE + words
+        self._id_bytes = id_table(words)
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int) -> WordTokenizer:

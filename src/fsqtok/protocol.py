@@ -13,7 +13,6 @@ from fsqtok.errors import FsqtokError
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 SPECIAL_TOKENS = {"<pad>": PAD_ID, "<bos>": BOS_ID, "<eos>": EOS_ID}
 N_SPECIAL = len(SPECIAL_TOKENS)
-BYTE_TABLE = [b""] * N_SPECIAL + [bytes([b]) for b in range(256)]  # id -> bytes: specials, then bytes
 
 
 def to_utf8(text: str) -> bytes:
@@ -27,14 +26,18 @@ def to_utf8(text: str) -> bytes:
         ) from None
 
 
+def id_table(pieces: list[bytes]) -> list[bytes]:
+    """id -> bytes: the specials (empty), the 256 single bytes, then `pieces`."""
+    return [b""] * N_SPECIAL + [bytes([b]) for b in range(256)] + pieces
+
+
 def join_pieces(table: list[bytes], ids: list[int], name: str) -> bytes:
     """b"".join(table[i] for i in ids) at C speed (itemgetter), with a clear error for an id
-    outside the table (a negative one would silently wrap around)."""
-    ids = list(ids)
+    outside the table."""
     try:
-        if not ids or (min(ids) >= 0 and max(ids) < len(table)):
+        if not ids or min(ids) >= 0:  # a negative id would silently wrap around
             return b"".join(itemgetter(*ids)(table)) if len(ids) > 1 else b"".join(table[i] for i in ids)
-    except TypeError:
+    except (IndexError, TypeError):
         pass
     bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < len(table)))
     raise FsqtokError(f"token id {bad!r} is out of range [0, {len(table)}) for {name}")

@@ -20,7 +20,7 @@ from pathlib import Path
 from fsqtok.bundle import BundleError, check_vocab_size, read_bundle, read_json_file, write_bundle
 from fsqtok.chunking import PRETOKEN, pretoken_end, pretokenize
 from fsqtok.errors import FsqtokError
-from fsqtok.protocol import BYTE_TABLE, N_SPECIAL, SPECIAL_TOKENS, Tokenizer, join_pieces, to_utf8
+from fsqtok.protocol import N_SPECIAL, SPECIAL_TOKENS, Tokenizer, id_table, join_pieces, to_utf8
 
 BYTE_OFFSET = N_SPECIAL
 FIRST_PIECE_ID = BYTE_OFFSET + 256
@@ -44,7 +44,7 @@ class ChunkVocabulary:
         self.splitter = re.compile(b"(?:" + join_trie(joins) + b")|" + PRETOKEN.pattern) if joins else PRETOKEN
         self._ids_of = {p: [self.piece_to_id[p]] for p in joins}  # match -> ids; grows as a cache
         self._cache_limit = len(joins) + CACHE_LIMIT
-        self._id_bytes = BYTE_TABLE + pieces
+        self._id_bytes = id_table(pieces)
 
     def encode_pretoken(self, token: bytes) -> list[int]:
         """Longest piece prefix first, byte tokens where none fits.
