@@ -21,7 +21,7 @@ def test_bench_writes_a_well_formed_report(tmp_path):
     BPETokenizer.train(TEXTS, 300).save(tmp_path / "models/baselines/bpe")
     WordTokenizer.train(TEXTS, 270).save(tmp_path / "models/baselines/word")
     pd.DataFrame({"text": TEXTS}).to_parquet(tmp_path / "val.parquet")
-    (tmp_path / "README.md").write_text("# x\n<!-- bench:start -->\nold\n<!-- bench:end -->\ntail\n")
+    (tmp_path / "README.md").write_text("# x\n<!-- bench:start -->\nstale table\n<!-- bench:end -->\ntail\n")
     run(["fsqtok", "bench", "--split", "val.parquet", "--repeats", "1", "--max-bytes", "2000"], tmp_path)
     report = json.loads((tmp_path / "reports/bench/metrics.json").read_text())
     assert set(report["tokenizers"]) == {"fsqtok", "bpe", "word", "byte", "tiktoken"}
@@ -32,4 +32,4 @@ def test_bench_writes_a_well_formed_report(tmp_path):
     assert 0 < report["tokenizers"]["fsqtok"]["resident_mb"] < 1000
     assert report["autoencoder"]["train_steps_per_s"] > 0
     readme = (tmp_path / "README.md").read_text()
-    assert "| fsqtok |" in readme and "old" not in readme and readme.endswith("<!-- bench:end -->\ntail\n")
+    assert "| fsqtok |" in readme and "stale table" not in readme and readme.endswith("<!-- bench:end -->\ntail\n")

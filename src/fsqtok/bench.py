@@ -8,7 +8,9 @@ in implementation.
 from __future__ import annotations
 
 import os
+import statistics
 import time
+from functools import partial
 from pathlib import Path
 
 from fsqtok.baselines import BPETokenizer
@@ -52,16 +54,27 @@ def batch_encoder(tokenizer):
     return tokenizer.encode_batch
 
 
-def tokenizer_speed(tokenizer, text: str, lines: list[str], repeats: int) -> dict:
+def tokenizer_speeds(tokenizers: dict, text: str, lines: list[str], repeats: int) -> dict:
+    """Encode, decode and batch-encode MB/s of every tokenizer, medians of `repeats` rounds. The
+    rounds run every tokenizer in turn, so a noisy machine slows all of them alike and the
+    ratios between them hold."""
     megabytes = len(text.encode("utf-8")) / 1e6
-    ids = tokenizer.encode(text)
-    encode_batch = batch_encoder(tokenizer)
-    return {
-        "tokens": len(ids),
-        "encode_mb_s": megabytes / median_seconds(lambda: tokenizer.encode(text), repeats),
-        "decode_mb_s": megabytes / median_seconds(lambda: tokenizer.decode(ids), repeats),
-        "batch_encode_mb_s": megabytes / median_seconds(lambda: encode_batch(lines), repeats),
-    }
+    ids = {name: tok.encode(text) for name, tok in tokenizers.items()}  # also warms any cache
+    jobs = {}
+    for name, tok in tokenizers.items():
+        encode_batch = batch_encoder(tok)
+        jobs[name, "encode_mb_s"] = partial(tok.encode, text)
+        jobs[name, "decode_mb_s"] = partial(tok.decode, ids[name])
+        jobs[name, "batch_encode_mb_s"] = partial(encode_batch, lines)
+    times = {job: [] for job in jobs}
+    for _ in range(repeats):
+        for job, run in jobs.items():
+            start = time.perf_counter()
+            run()
+            times[job].append(time.perf_counter() - start)
+    return {name: {"tokens": len(ids[name]), **{key: megabytes / statistics.median(times[name, key])
+                                                for key in ("encode_mb_s", "decode_mb_s", "batch_encode_mb_s")}}
+            for name in tokenizers}
 
 
 def load_seconds(path: str, repeats: int) -> float:
@@ -113,7 +126,7 @@ def run_bench(paths: dict[str, str], text: str, repeats: int, ae_steps: int = 20
     if "bpe" in tokenizers:
         tokenizers["tiktoken"] = TiktokenBPE(tokenizers["bpe"])
     lines = text.splitlines(keepends=True)
-    results = {name: tokenizer_speed(tok, text, lines, repeats) for name, tok in tokenizers.items()}
+    results = tokenizer_speeds(tokenizers, text, lines, repeats)
     for name, path in paths.items():
         results[name]["load_s"] = load_seconds(path, repeats)
         results[name]["resident_mb"] = resident_memory_mb(path, text)

@@ -227,7 +227,9 @@ def bench(
     table = markdown_table(report)
     if readme is not None and readme.exists():
         update_readme(readme, table, f"Measured by `make bench` on {len(text.encode()) / 1e3:.0f} kB of val text, "
-                                     f"one thread unless noted, medians of {repeats} runs:")
+                                     f"medians of {repeats} runs, one thread; batch encode uses all "
+                                     f"{report['threads']} cores where the tokenizer can (HF and tiktoken run "
+                                     "Rust threads; the Python tokenizers hold the GIL):")
     typer.echo(table)
 
 
