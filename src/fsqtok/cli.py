@@ -212,7 +212,7 @@ def bench(
     out: Path = typer.Option(Path("reports/bench/metrics.json")),
     readme: Path | None = typer.Option(Path("README.md"), help="README whose bench table is updated"),
     max_bytes: int = typer.Option(500_000, help="bytes of text timed"),
-    repeats: int = typer.Option(5, help="timings are medians over this many runs"),
+    repeats: int = typer.Option(15, help="timings are medians over this many runs"),
 ) -> None:
     """Speed and memory of fsqtok vs HF BPE, tiktoken (same ranks), word and byte."""
     from fsqtok.bench import markdown_table, run_bench, update_readme
