@@ -1,6 +1,7 @@
 """Stage integrate: one LM per tokenizer in lm.tokenizers, same shape, steps, tokens per batch
 and context -> models/lm/<tokenizer>/, reports/integrate/{metrics.json, bpb.csv, bpb.png, samples.json}."""
 
+import statistics
 from functools import partial
 from pathlib import Path
 
@@ -39,27 +40,24 @@ def main(split_dir: Path = Path("data/split"), models: Path = Path("models/lm"),
             rows, curves, samples = [], [], {}
             for name in config.tokenizers:
                 tokenizer = pipeline_tokenizer(name)
-                budget = config.steps * config.batch_size * config.context_tokens
-                train_rows = pack(encode_documents(tokenizer.encode, train, budget, params.seed),
-                                  config.context_tokens, BOS_ID, EOS_ID, params.seed)
                 val_rows = pack([tokenizer.encode(t) for t in val], config.context_tokens, BOS_ID, EOS_ID, None)
-                torch.manual_seed(params.seed)
-                model = Transformer(TransformerConfig(tokenizer.vocab_size, config.n_layer, config.n_head,
-                                                      config.d_model, config.context_tokens)).to(device)
-                if config.init_from_codes and name == "fsqtok":
-                    init_from_codes(model, tokenizer)
-
-                evaluate = partial(val_bpb, model, val_rows, val_bytes, device)
-                with tracker.child(f"integrate/{name}", {"tokenizer": name}) as child:
-                    curve = train_lm(model, *train_rows, config, device, params.seed, evaluate,
-                                     max(1, config.steps // 10), name)
-                    for row in curve:
-                        child.metrics({k: v for k, v in row.items() if k != "step"}, step=row["step"])
+                seeds = range(params.seed, params.seed + config.seeds)
+                runs = []  # (model, curve) per seed
+                for seed in seeds:
+                    run_name = f"integrate/{name}" + (f"/seed{seed}" if config.seeds > 1 else "")
+                    with tracker.child(run_name, {"tokenizer": name, "seed": str(seed)}) as child:
+                        model, curve = train_one(name, tokenizer, train, val_rows, val_bytes, config, device, seed)
+                        for row in curve:
+                            child.metrics({k: v for k, v in row.items() if k != "step"}, step=row["step"])
+                    runs.append((model, curve))
+                model, curve = runs[0]  # the first seed's model is the one saved and sampled
                 final = curve[-1]
+                bpbs = {str(seed): run_curve[-1]["bpb"] for seed, (_, run_curve) in zip(seeds, runs, strict=True)}
                 rows.append({"tokenizer": name, "vocab_size": tokenizer.vocab_size, **model.parameter_counts(),
                              "tokens_seen": final["tokens_seen"], "bytes_seen": round(final["tokens_seen"]
                              * val_bytes / max(1, final["val_tokens"])), "val_bytes": val_bytes,
-                             "val_tokens": final["val_tokens"], "val_bpb": final["bpb"],
+                             "val_tokens": final["val_tokens"], "val_bpb": statistics.mean(bpbs.values()),
+                             "val_bpb_std": statistics.pstdev(bpbs.values()), "val_bpb_per_seed": bpbs,
                              "tokens_per_s": final["tokens_per_s"]})
                 curves += [{"tokenizer": name, **row} for row in curve]
                 samples[name] = [prompt + tokenizer.decode(generate(
@@ -80,6 +78,22 @@ def main(split_dir: Path = Path("data/split"), models: Path = Path("models/lm"),
             for name in ("bpb.png", "samples.json"):
                 tracker.artifact(reports / name)
         print("integrate: " + ", ".join(f"{r['tokenizer']} BPB {r['val_bpb']:.4f}" for r in rows))
+
+
+def train_one(name: str, tokenizer, train: list[str], val_rows, val_bytes: int, config, device, seed: int):
+    """One LM for one tokenizer and seed: the same shape, steps, batch and context for every
+    tokenizer; `seed` sets the init and the data order. Returns (model, curve)."""
+    budget = config.steps * config.batch_size * config.context_tokens
+    train_rows = pack(encode_documents(tokenizer.encode, train, budget, seed), config.context_tokens,
+                      BOS_ID, EOS_ID, seed)
+    torch.manual_seed(seed)
+    model = Transformer(TransformerConfig(tokenizer.vocab_size, config.n_layer, config.n_head,
+                                          config.d_model, config.context_tokens)).to(device)
+    if config.init_from_codes and name == "fsqtok":
+        init_from_codes(model, tokenizer)
+    evaluate = partial(val_bpb, model, val_rows, val_bytes, device)
+    curve = train_lm(model, *train_rows, config, device, seed, evaluate, max(1, config.steps // 10), name)
+    return model, curve
 
 
 def val_bpb(model, val_rows, val_bytes: int, device, step: int) -> dict:

@@ -32,4 +32,5 @@ def test_bench_writes_a_well_formed_report(tmp_path):
     assert 0 < report["tokenizers"]["fsqtok"]["resident_mb"] < 1000
     assert report["autoencoder"]["train_steps_per_s"] > 0
     readme = (tmp_path / "README.md").read_text()
+    assert "nan" not in readme and "| tiktoken |" in readme
     assert "| fsqtok |" in readme and "stale table" not in readme and readme.endswith("<!-- bench:end -->\ntail\n")

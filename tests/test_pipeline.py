@@ -37,8 +37,14 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
 
     run(["git", "add", "-A"], pipeline_repo)
     run(["git", "commit", "-qm", "outputs"], pipeline_repo)
-    experiment = run(["dvc", "exp", "run", "-S", "split.seed=1", "--name", "seed1"], pipeline_repo, env)
+    experiment = run(["dvc", "exp", "run", "-S", "split.seed=1", "-S", "lm.seeds=2", "--name", "seed1"],
+                     pipeline_repo, env)
     assert ran_stages(experiment.stdout) == STAGES[1:]
+    lm_table = json.loads((pipeline_repo / "reports/integrate/metrics.json").read_text())
+    for name in ("fsqtok", "bpe", "byte"):
+        per_seed = lm_table[name]["val_bpb_per_seed"]
+        assert list(per_seed) == ["0", "1"] and per_seed["0"] != per_seed["1"]
+        assert lm_table[name]["val_bpb"] == sum(per_seed.values()) / 2
 
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("e2e")
@@ -56,11 +62,15 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
     assert pretrain.data.params["pretrain.steps"] == "6"
     history = client.get_metric_history(pretrain.info.run_id, "byte_accuracy")
     assert [m.step for m in history] == [3, 6]
-    integrate = next(r for r in runs if r.info.run_name == "integrate")
-    per_tokenizer = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == integrate.info.run_id]
-    assert sorted(r.info.run_name for r in per_tokenizer) == ["integrate/bpe", "integrate/byte", "integrate/fsqtok"]
-    assert [m.step for m in client.get_metric_history(per_tokenizer[0].info.run_id, "bpb")] == [1, 2, 3, 4]
-    assert len(by_id) == len(STAGES) * 2 + 1 + 3 * 2  # stages twice, one parent, LM child runs twice
+    lm_runs = {}  # parent run name -> names of the integrate stage's LM child runs
+    for integrate in (r for r in runs if r.info.run_name == "integrate"):
+        parent = by_id[integrate.data.tags["mlflow.parentRunId"]].info.run_name
+        children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == integrate.info.run_id]
+        lm_runs[parent] = sorted(r.info.run_name for r in children)
+        assert [m.step for m in client.get_metric_history(children[0].info.run_id, "bpb")] == [1, 2, 3, 4]
+    assert lm_runs == {"repro": ["integrate/bpe", "integrate/byte", "integrate/fsqtok"],
+                       "exp:seed1": [f"integrate/{t}/seed{s}" for t in ("bpe", "byte", "fsqtok") for s in (0, 1)]}
+    assert len(by_id) == len(STAGES) * 2 + 1 + 3 + 6  # stages twice, one parent, LM child runs
 
 
 def test_bad_params_fail_with_one_line(pipeline_repo):

@@ -203,6 +203,7 @@ class LMConfig:
     weight_decay: float = 0.1
     max_val_bytes: int = 200000  # UTF-8 bytes of val documents every tokenizer is scored on
     init_from_codes: bool = True  # fsqtok embeddings start from the auto-encoder's code vectors
+    seeds: int = 1  # LMs per tokenizer (seeds seed, seed+1, ...); val_bpb is their mean
     sample_tokens: int = 64  # tokens generated per sample
     temperature: float = 0.8
     top_k: int = 50
@@ -211,7 +212,7 @@ class LMConfig:
     def __post_init__(self) -> None:
         _require(len(self.tokenizers) > 0, "tokenizers", "a non-empty list", self.tokenizers)
         for key in ("n_layer", "n_head", "d_model", "context_tokens", "batch_size", "steps",
-                    "max_val_bytes", "sample_tokens", "top_k"):
+                    "max_val_bytes", "sample_tokens", "top_k", "seeds"):
             _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
         _require(self.d_model % self.n_head == 0, "d_model", f"divisible by n_head={self.n_head}", self.d_model)
         _require(self.lr > 0, "lr", "> 0", self.lr)
