@@ -124,6 +124,11 @@ def test_init_from_codes_projects_piece_embeddings():
     assert torch.equal(after[:259], before[:259])  # specials and bytes keep their init
     assert not torch.equal(after[259:], before[259:])
     assert after[259:, :4].std().item() == pytest.approx(INIT_STD, rel=1e-3)
+    for rng_seed in (1, 2):  # the projection must not depend on the global RNG's state
+        torch.manual_seed(rng_seed)
+        again = Transformer(TransformerConfig(tok.vocab_size, 1, 2, 8, 8))
+        init_from_codes(again, tok)
+        assert torch.equal(again.token_embedding.weight[259:, :4], after[259:, :4])
     empty = AutoEncoderTokenizer([], [], 16, model=autoencoder)
     small = Transformer(TransformerConfig(empty.vocab_size, 1, 2, 8, 8))
     init_from_codes(small, empty)  # no learned pieces: nothing to do, no error

@@ -31,8 +31,10 @@ def init_from_codes(model: Transformer, tokenizer) -> None:
     features = code_features(tokenizer.model, torch.tensor(tokenizer.codes, dtype=torch.int64))  # (P, F)
     centered = features - features.mean(dim=0)
     rank = min(model.config.d_model, *centered.shape)
-    _, _, v = torch.pca_lowrank(centered, q=rank, center=False)
-    projected = centered @ v  # (P, rank)
+    # Exact SVD, not torch.pca_lowrank: that one draws from the global RNG, so the init would
+    # depend on whatever ran before (e.g. the previous seed's LM).
+    _, _, vh = torch.linalg.svd(centered, full_matrices=False)
+    projected = centered @ vh[:rank].T  # (P, rank)
     projected = projected / projected.std().clamp_min(1e-8) * INIT_STD
     first = tokenizer.vocab_size - len(tokenizer.codes)
     model.token_embedding.weight[first:, :rank] = projected.to(model.token_embedding.weight.dtype)
