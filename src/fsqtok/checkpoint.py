@@ -2,7 +2,8 @@
 
 A checkpoint is a plain dict of tensors and Python values saved with torch.save and read with
 torch.load(weights_only=True) (no arbitrary pickle). It is written to a temp name and renamed,
-so a kill at any moment leaves only whole files.
+so a kill at any moment leaves only whole files under checkpoint names; the temp file a kill
+may leave behind is deleted by the next run's Checkpointer.
 """
 
 from __future__ import annotations
@@ -17,12 +18,18 @@ from fsqtok.errors import FsqtokError
 from fsqtok.files import atomic_write_bytes
 
 STEP_FILE = re.compile(r"step_(\d{8})\.pt")
+PARTIAL_FILE = re.compile(r"\..+\.pt\.tmp-\d+")  # atomic_write_bytes' temp name
 BEST = "best.pt"
 
 
 class Checkpointer:
     def __init__(self, directory: str | Path, keep: int):
         self.directory, self.keep = Path(directory), keep
+        # One run writes a directory at a time, so any temp file here was cut off by a kill.
+        if self.directory.is_dir():
+            for partial in self.directory.iterdir():
+                if PARTIAL_FILE.fullmatch(partial.name):
+                    partial.unlink()
 
     def _write(self, name: str, state: dict) -> Path:
         buffer = io.BytesIO()
