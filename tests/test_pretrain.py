@@ -101,8 +101,8 @@ def test_sigkill_then_rerun_resumes(pipeline_repo, tiny_params):
     [run_dir] = list(checkpoints.iterdir())
     named = [f for f in run_dir.iterdir() if not f.name.startswith(".")]
     assert named and all(f.name == "best.pt" or f.name.startswith("step_") for f in named)
-    states = [load_checkpoint(f) for f in named]
-    steps = [state["step"] for f, state in zip(named, states) if f.name.startswith("step_")]
+    states = {f.name: load_checkpoint(f) for f in named}
+    steps = [state["step"] for name, state in states.items() if name.startswith("step_")]
     assert steps and all(s % 2 == 0 for s in steps)
     (run_dir / ".step_99999998.pt.tmp-12345").write_bytes(b"half a checkpoint")  # as a kill mid-write leaves
     rerun = run(["python", "pipeline/pretrain.py"], pipeline_repo)
