@@ -10,10 +10,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings
 
 from fsqtok.config import params_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# No per-example deadline: timing belongs in `make bench`, and a busy CI machine pausing for
+# GC must not fail a property test.
+settings.register_profile("fsqtok", deadline=None)
+settings.load_profile("fsqtok")
 
 TINY_PARAMS = {
     "seed": 0,

@@ -113,7 +113,7 @@ def test_baselines_reject_ids_outside_their_table(bpe):
                 tok.decode_bytes([3, bad])
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(st.binary(max_size=200))
 def test_baselines_lossless_on_any_bytes(bpe, data):
     for tok in (bpe, ByteTokenizer(), WordTokenizer([b"the", b" a"])):
