@@ -15,10 +15,9 @@ from pathlib import Path
 import torch
 
 from fsqtok.errors import FsqtokError
-from fsqtok.files import atomic_write_bytes
+from fsqtok.files import TEMP_NAME, atomic_write_bytes
 
 STEP_FILE = re.compile(r"step_(\d{8})\.pt")
-PARTIAL_FILE = re.compile(r"\..+\.pt\.tmp-\d+")  # atomic_write_bytes' temp name
 BEST = "best.pt"
 
 
@@ -28,7 +27,7 @@ class Checkpointer:
         # One run writes a directory at a time, so any temp file here was cut off by a kill.
         if self.directory.is_dir():
             for partial in self.directory.iterdir():
-                if PARTIAL_FILE.fullmatch(partial.name):
+                if TEMP_NAME.fullmatch(partial.name):
                     partial.unlink()
 
     def _write(self, name: str, state: dict) -> Path:

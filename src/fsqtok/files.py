@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from fsqtok.errors import FsqtokError
@@ -14,11 +15,19 @@ class InputFileError(FsqtokError):
     """A missing or corrupt input file."""
 
 
+TEMP_NAME = re.compile(r"\..+\.tmp-\d+")  # what temp_path names; a kill mid-write may leave one
+
+
+def temp_path(path: Path) -> Path:
+    """The hidden name beside `path` that a write goes to before its rename."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write to a temp name beside `path`, fsync, then rename: a kill never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temp_path(path)
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
@@ -45,7 +54,7 @@ def read_json(path: str | Path, error: type[FsqtokError] = InputFileError,
 def write_parquet(path: str | Path, frame) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temp_path(path)
     frame.to_parquet(tmp, index=False)
     os.replace(tmp, path)
 
