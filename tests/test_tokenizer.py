@@ -35,6 +35,8 @@ def test_ids_layout_and_tables():
     assert tok.token_to_id("zzz") is None
     assert tok.id_to_token(261) == b" of the"
     assert tok.id_to_token(0) == "<pad>"
+    with pytest.raises(FsqtokError, match=rf"token id 999 is out of range \[0, {tok.vocab_size}\) for fsqtok"):
+        tok.id_to_token(999)
     with pytest.raises(FsqtokError, match="token id 999 is out of range"):
         tok.decode([999])
     with pytest.raises(FsqtokError, match="out of range"):

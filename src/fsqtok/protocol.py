@@ -85,11 +85,6 @@ class Tokenizer:
     def decode_batch(self, batch: list[list[int]], skip_special: bool = True) -> list[str]:
         return [self.decode(ids, skip_special) for ids in batch]
 
-    def check_ids(self, ids: list[int]) -> None:
-        bad = next((i for i in ids if not 0 <= i < self.vocab_size), None)
-        if bad is not None:
-            raise FsqtokError(f"token id {bad} is out of range [0, {self.vocab_size}) for {self.name}")
-
     def fingerprint(self) -> str:
         """Short hash of the whole id -> bytes table: two tokenizers with the same fingerprint
         give every id the same meaning (an LM checks it at load time)."""

@@ -139,8 +139,7 @@ class AutoEncoderTokenizer(Tokenizer):
         for name, value in SPECIAL_TOKENS.items():
             if value == token_id:
                 return name
-        self.check_ids([token_id])
-        return self.vocab.decode_bytes([token_id])
+        return self.vocab.decode_bytes([token_id])  # an id outside the vocabulary fails here
 
     # --- the neural path --------------------------------------------------------------------
     @property
