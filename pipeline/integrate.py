@@ -33,7 +33,7 @@ def main(split_dir: Path = Path("data/split"), models: Path = Path("models/lm"),
         params = load_params()
         set_threads(0)
         device, config = resolve_device(params.device), params.lm
-        with stage_run("integrate", params, ["seed", "device", "lm"]) as tracker:
+        with stage_run("integrate", params, ["seed", "device", "precision", "lm"]) as tracker:
             train = list(read_parquet(split_dir / "train.parquet", ["text"])["text"])
             val, val_bytes = take_bytes(list(read_parquet(split_dir / "val.parquet", ["text"])["text"]),
                                         config.max_val_bytes)
@@ -46,7 +46,8 @@ def main(split_dir: Path = Path("data/split"), models: Path = Path("models/lm"),
                 for seed in seeds:
                     run_name = f"integrate/{name}" + (f"/seed{seed}" if config.seeds > 1 else "")
                     with tracker.child(run_name, {"tokenizer": name, "seed": str(seed)}) as child:
-                        model, curve = train_one(name, tokenizer, train, val_rows, val_bytes, config, device, seed)
+                        model, curve = train_one(name, tokenizer, train, val_rows, val_bytes, config, device, seed,
+                                                 params.precision)
                         for row in curve:
                             child.metrics({k: v for k, v in row.items() if k != "step"}, step=row["step"])
                     runs.append((model, curve))
@@ -80,7 +81,8 @@ def main(split_dir: Path = Path("data/split"), models: Path = Path("models/lm"),
         print("integrate: " + ", ".join(f"{r['tokenizer']} BPB {r['val_bpb']:.4f}" for r in rows))
 
 
-def train_one(name: str, tokenizer, train: list[str], val_rows, val_bytes: int, config, device, seed: int):
+def train_one(name: str, tokenizer, train: list[str], val_rows, val_bytes: int, config, device, seed: int,
+              precision: str):
     """One LM for one tokenizer and seed: the same shape, steps, batch and context for every
     tokenizer; `seed` sets the init and the data order. Returns (model, curve)."""
     budget = config.steps * config.batch_size * config.context_tokens
@@ -92,7 +94,8 @@ def train_one(name: str, tokenizer, train: list[str], val_rows, val_bytes: int, 
     if config.init_from_codes and name == "fsqtok":
         init_from_codes(model, tokenizer)
     evaluate = partial(val_bpb, model, val_rows, val_bytes, device)
-    curve = train_lm(model, *train_rows, config, device, seed, evaluate, max(1, config.steps // 10), name)
+    curve = train_lm(model, *train_rows, config, device, seed, evaluate, max(1, config.steps // 10), name,
+                     precision)
     return model, curve
 
 

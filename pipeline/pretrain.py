@@ -28,7 +28,7 @@ def main(
         params = load_params()
         set_threads(params.pretrain.threads)
         device = resolve_device(params.device)
-        sections = ["seed", "device", "chunking", "autoencoder", "fsq", "pretrain"]
+        sections = ["seed", "device", "precision", "chunking", "autoencoder", "fsq", "pretrain"]
         with stage_run("pretrain", params, sections) as tracker:
             max_bytes = params.chunking.max_chunk_bytes
             train = read_parquet(split_dir / "train.parquet", ["text"])["text"]

@@ -25,6 +25,7 @@ def test_repo_params_file_is_valid():
         ({"colour": 1}, "colour: unknown key; allowed: seed, device,"),
         ({"split": {"val_fraction": -0.1}}, "split.val_fraction: must be in (0, 1), got -0.1"),
         ({"device": "tpu"}, "device: must be one of auto, cpu, cuda, got 'tpu'"),
+        ({"precision": "fp16"}, "precision: must be one of auto, fp32, bf16, got 'fp16'"),
         ({"corpus": {"sources": [{"kind": "web"}]}}, "corpus.sources[0].kind: must be one of kjv, wikipedia_summaries"),
         ({"corpus": {"sources": [{"kind": "jsonl"}]}}, "corpus.sources[0].path: must be set for kind jsonl"),
         ({"pretrain": {"steps": True}}, "pretrain.steps: must be an integer, got True"),

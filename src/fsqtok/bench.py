@@ -87,19 +87,21 @@ def autoencoder_speed(tokenizer_path: str, chunks: list[bytes], steps: int, batc
 
     from fsqtok.autoencoder import encode_chunks, pack_chunks
     from fsqtok.bundle import load_autoencoder
-    from fsqtok.device import resolve_device
+    from fsqtok.config import PretrainConfig
+    from fsqtok.device import autocast, resolve_device, uses_bf16
     from fsqtok.tokenizer import TOKENIZER
-    from fsqtok.train_autoencoder import reconstruction_loss
+    from fsqtok.train_autoencoder import make_optimizer, reconstruction_loss
 
     device = resolve_device("auto")
     model, _ = load_autoencoder(tokenizer_path, kind=TOKENIZER)
     model = model.to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    optimizer = make_optimizer(model, PretrainConfig())  # as pretrain: fused AdamW, precision auto
     repeated = (chunks * (batch_size // max(1, len(chunks)) + 1))[:batch_size]
     batch = pack_chunks(repeated, model.max_chunk_bytes).to(device)
 
     def step() -> None:
-        logits, _ = model(batch)
+        with autocast(device, "auto"):
+            logits, _ = model(batch)
         loss = reconstruction_loss(logits, batch)
         optimizer.zero_grad()
         loss.backward()
@@ -114,7 +116,8 @@ def autoencoder_speed(tokenizer_path: str, chunks: list[bytes], steps: int, batc
     steps_per_s = steps / (time.perf_counter() - start)
     model.eval()
     encode_s = median_seconds(lambda: encode_chunks(model, chunks), 3)
-    return {"device": device.type, "train_steps_per_s": steps_per_s, "train_batch_size": batch_size,
+    return {"device": device.type, "precision": "bf16" if uses_bf16(device, "auto") else "fp32",
+            "train_steps_per_s": steps_per_s, "train_batch_size": batch_size,
             "encoder_chunks_per_s": len(chunks) / encode_s}
 
 
@@ -161,8 +164,9 @@ def markdown_table(report: dict) -> str:
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     ae = report.get("autoencoder")
     if ae:
-        rows.append(f"\nAuto-encoder on {ae['device']}: {ae['train_steps_per_s']:.1f} training steps/s "
-                    f"(batch {ae['train_batch_size']}), encoder {ae['encoder_chunks_per_s']:,.0f} chunks/s.")
+        rows.append(f"\nAuto-encoder on {ae['device']} ({ae['precision']}): {ae['train_steps_per_s']:.1f} "
+                    f"training steps/s (batch {ae['train_batch_size']}), "
+                    f"encoder {ae['encoder_chunks_per_s']:,.0f} chunks/s.")
     return "\n".join(rows)
 
 

@@ -131,7 +131,7 @@ class FSQConfig:
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    steps: int = 5000  # optimizer steps
+    steps: int = 8000  # optimizer steps
     batch_size: int = 256  # chunks per step
     lr: float = 2e-3  # peak AdamW learning rate
     weight_decay: float = 0.01
@@ -231,6 +231,8 @@ class TrackingConfig:
 class Params:
     seed: int = 0  # model init and data order
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present
+    # auto: bf16 autocast on CUDA and on CPUs with native bf16 (avx512_bf16 / amx_bf16), else fp32
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)

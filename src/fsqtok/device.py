@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import nullcontext
+from pathlib import Path
 
 import torch
 
@@ -24,8 +25,28 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA; plain fp32 on CPU (bf16 on small CPUs is slower, not faster)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """True when the CPU computes bf16 in hardware (AVX512-BF16 or AMX); elsewhere bf16 is
+    emulated and slower than fp32. Reads /proc/cpuinfo; False where there is none."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def uses_bf16(device: torch.device, precision: str) -> bool:
+    """auto: bf16 on CUDA and on CPUs with native bf16 (measured on a 2-core AVX512-BF16 EPYC:
+    1.5x the fp32 steps/s for the auto-encoder, same val accuracy at equal steps)."""
+    if precision != "auto":
+        return precision == "bf16"
+    return device.type == "cuda" or cpu_has_native_bf16()
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast where `uses_bf16`, else plain fp32 (FSQ always quantizes in fp32)."""
+    if uses_bf16(device, precision):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()

@@ -20,10 +20,12 @@ from fsqtok.lm.data import batch_inputs
 from fsqtok.lm.model import Transformer
 
 
-def masked_nll(model: Transformer, rows: tuple[torch.Tensor, torch.Tensor], device) -> tuple[torch.Tensor, int]:
-    """(sum of NLL in nats over within-document targets, number of such targets)."""
+def masked_nll(model: Transformer, rows: tuple[torch.Tensor, torch.Tensor], device,
+               precision: str = "fp32") -> tuple[torch.Tensor, int]:
+    """(sum of NLL in nats over within-document targets, number of such targets).
+    BPB is measured in fp32; training passes its precision (see device.uses_bf16)."""
     batch = {k: v.to(device) for k, v in batch_inputs(*rows).items()}
-    with autocast(device):
+    with autocast(device, precision):
         logits = model(batch["ids"], batch["attn_mask"], batch["positions"])
     nll = F.cross_entropy(logits.float().transpose(1, 2), batch["targets"], reduction="none")  # (B, T)
     mask = batch["loss_mask"]
@@ -52,19 +54,21 @@ def lm_lr(step: int, config: LMConfig) -> float:
 
 
 def train_lm(model: Transformer, tokens: torch.Tensor, segments: torch.Tensor, config: LMConfig,
-             device, seed: int, evaluate: Callable[[int], dict], eval_every: int, name: str) -> list[dict]:
+             device, seed: int, evaluate: Callable[[int], dict], eval_every: int, name: str,
+             precision: str = "fp32") -> list[dict]:
     """Train on packed rows for config.steps; returns the curve (one row per evaluation)."""
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     rest = [p for n, p in model.named_parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": rest, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.95))
+                                   {"params": rest, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.95),
+                                  fused=True)
     generator = torch.Generator().manual_seed(seed)
     curve, seen_tokens, started = [], 0, time.perf_counter()
     for step in tqdm(range(config.steps), desc=f"lm {name}", mininterval=2):
         for group in optimizer.param_groups:
             group["lr"] = lm_lr(step, config)
         pick = torch.randint(0, len(tokens), (config.batch_size,), generator=generator)
-        nll, count = masked_nll(model, (tokens[pick], segments[pick]), device)
+        nll, count = masked_nll(model, (tokens[pick], segments[pick]), device, precision)
         loss = nll / max(1, count)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

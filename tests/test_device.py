@@ -1,0 +1,27 @@
+import pytest
+import torch
+
+from fsqtok.device import autocast, cpu_has_native_bf16, uses_bf16
+
+EPYC_ZEN4 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\nbogomips\t: 4800\n"
+OLD_XEON = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512bw\n"
+SAPPHIRE = "flags\t\t: avx512f amx_bf16 amx_tile\n"
+
+
+@pytest.mark.parametrize(("cpuinfo", "native"), [(EPYC_ZEN4, True), (SAPPHIRE, True), (OLD_XEON, False), ("", False)])
+def test_native_bf16_is_read_from_the_cpu_flags(cpuinfo, native):
+    assert cpu_has_native_bf16(cpuinfo) is native
+
+
+def test_precision_choice():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert uses_bf16(cuda, "auto") and uses_bf16(cpu, "bf16")
+    assert not uses_bf16(cuda, "fp32") and not uses_bf16(cpu, "fp32")
+    assert uses_bf16(cpu, "auto") is cpu_has_native_bf16()
+
+
+@pytest.mark.parametrize(("precision", "dtype"), [("bf16", torch.bfloat16), ("fp32", torch.float32)])
+def test_autocast_sets_the_matmul_dtype(precision, dtype):
+    layer = torch.nn.Linear(4, 4)
+    with autocast(torch.device("cpu"), precision):
+        assert layer(torch.ones(2, 4)).dtype == dtype
