@@ -162,7 +162,7 @@ def make_optimizer(model, config: PretrainConfig) -> torch.optim.Optimizer:
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
     rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95), fused=True)  # fused: 1.3x steps/s on CPU
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95), fused=True)  # fused: 1.1-1.3x steps/s on CPU
 
 
 @dataclass
