@@ -26,19 +26,15 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
 
 
-@functools.cache
-def proc_cpuinfo() -> str:
-    """/proc/cpuinfo, read once per process ("" where there is none); autocast asks every step."""
-    try:
-        return Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
-
-
+@functools.cache  # autocast asks on every training step; the answer never changes
 def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
     """True when the CPU computes bf16 in hardware (AVX512-BF16 or AMX); elsewhere bf16 is
     emulated and slower than fp32. `cpuinfo` defaults to this machine's /proc/cpuinfo."""
-    cpuinfo = proc_cpuinfo() if cpuinfo is None else cpuinfo
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
     flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
     return "avx512_bf16" in flags or "amx_bf16" in flags
 

@@ -21,6 +21,7 @@ from fsqtok.checkpoint import Checkpointer, load_checkpoint
 from fsqtok.chunking import iter_text_chunks, training_segments
 from fsqtok.config import Params, PretrainConfig
 from fsqtok.device import autocast
+from fsqtok.optim import adamw
 
 
 def segment_tensor(texts, config: PretrainConfig, max_chunk_bytes: int, seed: int) -> torch.Tensor:
@@ -158,11 +159,8 @@ def restore(checkpoint: dict, model, optimizer, stream: ChunkStream) -> TrainSta
 
 
 def make_optimizer(model, config: PretrainConfig) -> torch.optim.Optimizer:
-    """AdamW; biases, norms and embeddings are not decayed."""
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
-    rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95), fused=True)  # fused: 1.1-1.3x steps/s on CPU
+    """AdamW; biases, norms and the byte embedding are not decayed."""
+    return adamw(model, config.lr, config.weight_decay, decay_embeddings=False)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from fsqtok.config import LMConfig
 from fsqtok.device import autocast
 from fsqtok.lm.data import batch_inputs
 from fsqtok.lm.model import Transformer
+from fsqtok.optim import adamw
 
 
 def masked_nll(model: Transformer, rows: tuple[torch.Tensor, torch.Tensor], device,
@@ -57,11 +58,7 @@ def train_lm(model: Transformer, tokens: torch.Tensor, segments: torch.Tensor, c
              device, seed: int, evaluate: Callable[[int], dict], eval_every: int, name: str,
              precision: str = "fp32") -> list[dict]:
     """Train on packed rows for config.steps; returns the curve (one row per evaluation)."""
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    rest = [p for n, p in model.named_parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": rest, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.95),
-                                  fused=True)
+    optimizer = adamw(model, config.lr, config.weight_decay, decay_embeddings=True)
     generator = torch.Generator().manual_seed(seed)
     curve, seen_tokens, started = [], 0, time.perf_counter()
     for step in tqdm(range(config.steps), desc=f"lm {name}", mininterval=2):
