@@ -6,9 +6,8 @@ import typer
 
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
-from fsqtok.files import read_parquet, write_json, write_parquet
-from fsqtok.split import split_documents, split_stats
-from fsqtok.tracking import stage_run
+from fsqtok.store.tracking import stage_run
+from fsqtok.text.split import run_split
 
 
 def main(
@@ -19,13 +18,7 @@ def main(
     with user_errors():
         params = load_params()
         with stage_run("split", params, ["split"]) as tracker:
-            frame = read_parquet(documents, ["doc_id", "source", "text", "n_bytes"])
-            splits = split_documents(frame, params.split)
-            for name, part in splits.items():
-                write_parquet(out_dir / f"{name}.parquet", part)
-            stats = split_stats(splits)
-            write_json(metrics, stats)
-            tracker.metrics(stats)
+            stats = run_split(params.split, documents, out_dir, metrics, tracker)
         print("split: " + ", ".join(f"{k} {v['documents']} docs" for k, v in stats.items()))
 
 

@@ -32,7 +32,7 @@ TINY_PARAMS = {
                  "checkpoint_every": 3, "keep_checkpoints": 2, "threads": 1},
     "prune": {"vocab_size": 300, "max_candidates": 3000, "batch_size": 512},
     "evaluate": {"max_chunks": 500, "speed_bytes": 2000, "speed_repeats": 1},
-    "lm": {"n_layer": 1, "n_head": 2, "d_model": 16, "context_tokens": 32, "batch_size": 4, "steps": 4,
+    "lm": {"n_layer": 1, "n_head": 2, "d_model": 16, "context_tokens": 32, "batch_size": 4, "steps": 4, "eval_every": 1,
            "warmup_steps": 1, "max_val_bytes": 3000, "sample_tokens": 8},
     "tracking": {"enabled": False},
 }

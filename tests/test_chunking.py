@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fsqtok.chunking import chunk_bytes, pretokenize, split_long
+from fsqtok.text.chunking import chunk_bytes, pretokenize, split_long
 
 
 def test_pretokens_hand_computed():
@@ -26,7 +26,7 @@ def test_chunks_concatenate_back_to_any_bytes(data, max_bytes):
 def test_training_segments_cover_the_bytes(data, seed, join_rate, split_rate):
     import random
 
-    from fsqtok.chunking import training_segments
+    from fsqtok.text.chunking import training_segments
 
     segments = training_segments(data, 16, random.Random(seed), join_rate, split_rate)
     assert b"".join(segments) == data
@@ -36,7 +36,7 @@ def test_training_segments_cover_the_bytes(data, seed, join_rate, split_rate):
 def test_training_segments_mix_joins_and_pieces():
     import random
 
-    from fsqtok.chunking import training_segments
+    from fsqtok.text.chunking import training_segments
 
     text = b" and the earth and the heaven and the waters" * 50
     segments = training_segments(text, 16, random.Random(0), 0.3, 0.3)

@@ -1,7 +1,7 @@
 import json
 
 from conftest import run
-from fsqtok.baselines import BPETokenizer
+from fsqtok.tokenizers.baselines import BPETokenizer
 
 TEXTS = ["the earth and the heaven", "and the light was good"] * 3
 

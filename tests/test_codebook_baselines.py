@@ -5,15 +5,25 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fsqtok.autoencoder import ByteAutoEncoder, decode_indices, encode_chunks
-from fsqtok.baselines import BPETokenizer, ByteTokenizer, WordTokenizer, validate
-from fsqtok.bundle import BundleError
-from fsqtok.codebook import bytes_saved, candidate_counts, codebook_stats, inner_pieces, prune, select_candidates
+from fsqtok.autoencoder.data import chunk_tensor
+from fsqtok.autoencoder.infer import decode_indices, encode_chunks
+from fsqtok.autoencoder.metrics import reconstruction_loss
+from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import params_from_dict
 from fsqtok.errors import FsqtokError
-from fsqtok.loading import load_tokenizer
-from fsqtok.tokenizer import AutoEncoderTokenizer
-from fsqtok.train_autoencoder import chunk_tensor, reconstruction_loss
+from fsqtok.store.bundle import BundleError
+from fsqtok.tokenizers.base import validate
+from fsqtok.tokenizers.baselines import BPETokenizer, ByteTokenizer, WordTokenizer
+from fsqtok.tokenizers.codebook import (
+    bytes_saved,
+    candidate_counts,
+    codebook_stats,
+    inner_pieces,
+    prune,
+    select_candidates,
+)
+from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
+from fsqtok.tokenizers.loading import load_tokenizer
 
 TEXTS = ["In the beginning God created the heaven and the earth.",
          "And the earth was without form, and void.", "Paris is the capital of France."] * 4
@@ -121,7 +131,7 @@ def test_baselines_lossless_on_any_bytes(bpe, data):
 
 
 def test_refine_swaps_unused_pieces():
-    from fsqtok.codebook import refine
+    from fsqtok.tokenizers.codebook import refine
 
     ranked = [(b"ab", 1), (b"zz", 2), (b"cd", 3)]
     assert refine(ranked, 2, b"abcd", rounds=1, drop=0.5, max_bytes=16) == [(b"ab", 1), (b"cd", 3)]

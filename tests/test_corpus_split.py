@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from fsqtok.config import params_from_dict
-from fsqtok.corpus import CorpusError, build_corpus
-from fsqtok.split import assign_split, split_documents, unit_hash
+from fsqtok.text.corpus import CorpusError, build_corpus
+from fsqtok.text.split import assign_split, split_documents, unit_hash
 
 
 def corpus_config(*sources, **limits):
@@ -81,7 +81,8 @@ def test_split_is_deterministic_disjoint_and_seeded():
     ids = [set(p["doc_id"]) for p in parts.values()]
     assert sum(map(len, ids)) == 2000 and len(set.union(*ids)) == 2000
     assert 150 < len(parts["val"]) < 250 and 330 < len(parts["test"]) < 470
-    assert assign_split("d5", config) == assign_split("d5", config)
+    assert unit_hash("d5", 7) == 0.28425149006531836  # sha256("7:d5"), first 8 bytes / 2**64
+    assert assign_split("d5", config) == "test"  # 0.1 <= 0.284 < 0.1 + 0.2
     assert unit_hash("d5", 7) != unit_hash("d5", 8)
     other = params_from_dict({"split": {"val_fraction": 0.1, "test_fraction": 0.2, "seed": 8}}).split
     assert set(split_documents(docs, other)["val"]["doc_id"]) != ids[1]

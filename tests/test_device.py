@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from fsqtok.device import autocast, cpu_has_native_bf16, uses_bf16
+from fsqtok.runtime.precision import autocast, cpu_has_native_bf16, uses_bf16
 
 EPYC_ZEN4 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\nbogomips\t: 4800\n"
 OLD_XEON = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512bw\n"
@@ -17,7 +17,13 @@ def test_precision_choice():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert uses_bf16(cuda, "auto") and uses_bf16(cpu, "bf16")
     assert not uses_bf16(cuda, "fp32") and not uses_bf16(cpu, "fp32")
-    assert uses_bf16(cpu, "auto") is cpu_has_native_bf16()
+
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_on_cpu_follows_the_cpu(monkeypatch, native):
+    monkeypatch.setattr("fsqtok.runtime.precision.cpu_has_native_bf16", lambda: native)
+    assert uses_bf16(torch.device("cpu"), "auto") is native
 
 
 @pytest.mark.parametrize(("precision", "dtype"), [("bf16", torch.bfloat16), ("fp32", torch.float32)])

@@ -3,7 +3,7 @@ import itertools
 import pytest
 import torch
 
-from fsqtok.fsq import FSQ
+from fsqtok.autoencoder.fsq import FSQ
 
 
 @pytest.mark.parametrize("levels", [[3], [4], [8, 5, 5], [2, 3, 4, 5], [7, 6]])

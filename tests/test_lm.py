@@ -3,14 +3,15 @@ import math
 import pytest
 import torch
 
-from fsqtok.baselines import ByteTokenizer
-from fsqtok.bundle import BundleError
 from fsqtok.config import params_from_dict
-from fsqtok.lm.data import batch_inputs, pack, take_bytes
+from fsqtok.lm.data import batch_inputs, pack
 from fsqtok.lm.io import load_lm, save_lm
 from fsqtok.lm.model import Transformer, TransformerConfig
 from fsqtok.lm.sample import filter_logits, generate
 from fsqtok.lm.train import bits_per_byte, train_lm
+from fsqtok.store.bundle import BundleError
+from fsqtok.text.split import take_bytes
+from fsqtok.tokenizers.baselines import ByteTokenizer
 
 
 def test_pack_hand_built_batch():
@@ -64,7 +65,8 @@ def test_bits_per_byte_of_a_uniform_model():
 
 def test_training_lowers_bpb_and_bundle_checks_tokenizer(tmp_path):
     config = params_from_dict({"lm": {"n_layer": 1, "n_head": 2, "d_model": 16, "context_tokens": 16,
-                                      "batch_size": 8, "steps": 30, "lr": 0.01, "warmup_steps": 2}}).lm
+                                      "batch_size": 8, "steps": 30, "lr": 0.01, "warmup_steps": 2,
+                                      "eval_every": 10}}).lm
     tokenizer = ByteTokenizer()
     docs = [tokenizer.encode("abcabcabc abc abcabc") for _ in range(20)]
     tokens, segments = pack(docs, 16, 1, 2, 0)
@@ -72,7 +74,7 @@ def test_training_lowers_bpb_and_bundle_checks_tokenizer(tmp_path):
     model = Transformer(TransformerConfig(tokenizer.vocab_size, 1, 2, 16, 16))
     before = bits_per_byte(model, tokens, segments, 400, 8, torch.device("cpu"))["bpb"]
     curve = train_lm(model, tokens, segments, config, torch.device("cpu"), 0,
-                     lambda step: bits_per_byte(model, tokens, segments, 400, 8, torch.device("cpu")), 10, "byte")
+                     lambda step: bits_per_byte(model, tokens, segments, 400, 8, torch.device("cpu")), "byte")
     assert [row["step"] for row in curve] == [10, 20, 30]
     assert curve[-1]["bpb"] < before / 2
     path = save_lm(model, tokenizer, tmp_path / "lm", meta={})
@@ -108,9 +110,9 @@ def test_take_bytes():
 
 
 def test_init_from_codes_projects_piece_embeddings():
-    from fsqtok.autoencoder import ByteAutoEncoder
+    from fsqtok.autoencoder.model import ByteAutoEncoder
     from fsqtok.lm.embedding_init import INIT_STD, init_from_codes
-    from fsqtok.tokenizer import AutoEncoderTokenizer
+    from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
 
     params = params_from_dict({"autoencoder": {"conv_channels": [8, 8, 8], "deconv_channels": [8, 8, 8],
                                                "d_latent": 16, "decoder_hidden": 32}})

@@ -89,7 +89,7 @@ def test_missing_input_names_the_file(pipeline_repo):
 
 def check_reports(repo):
     """The HTML report is offline and shows the numbers of metrics.json; the LM table is complete."""
-    from fsqtok.report import number
+    from fsqtok.eval.reports import number
 
     evaluate = json.loads((repo / "reports/evaluate/metrics.json").read_text())
     html = (repo / "reports/evaluate/report.html").read_text()
@@ -104,7 +104,11 @@ def check_reports(repo):
     assert len({integrate[t]["val_bytes"] for t in ("fsqtok", "bpe", "byte")}) == 1  # identical val bytes
     assert integrate["fsqtok_vs_bpe_bpb_ratio"] == integrate["fsqtok"]["val_bpb"] / integrate["bpe"]["val_bpb"]
     samples = json.loads((repo / "reports/integrate/samples.json").read_text())
-    assert all(s.startswith("In the beginning") for s in samples["fsqtok"][:1])
+    assert set(samples) == {"fsqtok", "bpe", "byte"} and all(len(s) == 2 for s in samples.values())
+    # the saved LM bundle reproduces the stage's sample: same weights, tokenizer and seed
+    again = run(["fsqtok", "generate", "--lm", "models/lm/fsqtok", "--prompt", "The city of", "--max-tokens", "8"],
+                repo)
+    assert again.stdout == samples["fsqtok"][1] + "\n"
     generated = run(["fsqtok", "generate", "--lm", "models/lm/byte", "--prompt", "And God", "--max-tokens", "5"], repo)
     assert generated.stdout.startswith("And God") and len(generated.stdout) <= len("And God") + 5 + 1
     mismatch = run(["fsqtok", "generate", "--lm", "models/lm/fsqtok", "-t", "byte"], repo, check=False)

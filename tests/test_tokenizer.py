@@ -2,9 +2,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fsqtok.chunking import pretokenize
 from fsqtok.errors import FsqtokError
-from fsqtok.tokenizer import AutoEncoderTokenizer, ChunkVocabulary
+from fsqtok.text.chunking import pretokenize
+from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
+from fsqtok.tokenizers.vocab import ChunkVocabulary
 
 PIECES = [b" the", b" of", b" of the", b"ing", b" th", b"he", b" world"]
 

@@ -16,7 +16,8 @@ from fsqtok.errors import FsqtokError, user_errors
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
 
-TOKENIZER_OPTION = typer.Option(Path("models/tokenizer"), "--tokenizer", "-t",
+TOKENIZER_DIR, BASELINES_DIR = Path("models/tokenizer"), Path("models/baselines")  # where `make repro` puts them
+TOKENIZER_OPTION = typer.Option(TOKENIZER_DIR, "--tokenizer", "-t",
                                 help="tokenizer bundle folder (fsqtok, bpe or word), or 'byte'")
 INPUT_ARGUMENT = typer.Argument(None, help="input file; '-' or nothing reads stdin")
 
@@ -46,7 +47,7 @@ def parse_ids(raw: bytes) -> list[int]:
 def repro(args: list[str] = typer.Argument(None, help="extra arguments for dvc repro")) -> None:
     """Run `dvc repro` under one parent MLflow run that groups the stages' runs."""
     from fsqtok.config import load_params
-    from fsqtok.tracking import pipeline_run
+    from fsqtok.store.tracking import pipeline_run
 
     with user_errors():
         params = load_params()
@@ -61,7 +62,7 @@ def profile_overrides(profile: Path) -> list[str]:
     import yaml
 
     from fsqtok.config import params_from_dict
-    from fsqtok.tracking import flatten
+    from fsqtok.store.tracking import flatten
 
     try:
         overrides = yaml.safe_load(profile.read_text()) or {}
@@ -94,7 +95,7 @@ def encode(
     lines: bool = typer.Option(False, "--lines", help="one id per line instead of a JSON list"),
 ) -> None:
     """Bytes of a file or stdin -> token ids (lossless for any bytes)."""
-    from fsqtok.loading import load_tokenizer
+    from fsqtok.tokenizers.loading import load_tokenizer
 
     with user_errors():
         ids = load_tokenizer(tokenizer).encode_bytes(read_input(path))
@@ -104,7 +105,7 @@ def encode(
 @app.command()
 def decode(path: Path | None = INPUT_ARGUMENT, tokenizer: Path = TOKENIZER_OPTION) -> None:
     """Token ids (JSON list or one per line) -> the exact bytes, on stdout."""
-    from fsqtok.loading import load_tokenizer
+    from fsqtok.tokenizers.loading import load_tokenizer
 
     with user_errors():
         data = load_tokenizer(tokenizer).decode_bytes(parse_ids(read_input(path)))
@@ -115,7 +116,7 @@ def decode(path: Path | None = INPUT_ARGUMENT, tokenizer: Path = TOKENIZER_OPTIO
 @app.command()
 def reconstruct(path: Path | None = INPUT_ARGUMENT, tokenizer: Path = TOKENIZER_OPTION) -> None:
     """Text through the lossy neural path (encoder -> FSQ code -> decoder)."""
-    from fsqtok.tokenizer import AutoEncoderTokenizer
+    from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
 
     with user_errors():
         data = AutoEncoderTokenizer.load(tokenizer).reconstruct_bytes(read_input(path))
@@ -126,8 +127,8 @@ def reconstruct(path: Path | None = INPUT_ARGUMENT, tokenizer: Path = TOKENIZER_
 @app.command()
 def inspect(tokenizer: Path = TOKENIZER_OPTION) -> None:
     """Summary of a tokenizer bundle: vocab size, levels, specials, versions, metrics."""
-    from fsqtok.bundle import read_json_file
-    from fsqtok.loading import load_tokenizer
+    from fsqtok.store.bundle import read_json_file
+    from fsqtok.tokenizers.loading import load_tokenizer
 
     with user_errors():
         loaded = load_tokenizer(tokenizer)
@@ -150,8 +151,8 @@ def inspect(tokenizer: Path = TOKENIZER_OPTION) -> None:
 @app.command()
 def validate(tokenizer: Path = TOKENIZER_OPTION) -> None:
     """Check specials, id range and lossless round trips on a fixed battery of inputs."""
-    from fsqtok.baselines import validate as run_validation
-    from fsqtok.loading import load_tokenizer
+    from fsqtok.tokenizers.base import validate as run_validation
+    from fsqtok.tokenizers.loading import load_tokenizer
 
     with user_errors():
         report = run_validation(load_tokenizer(tokenizer))
@@ -167,8 +168,8 @@ def compare(
     report: Path = typer.Option(Path("compare.html"), "--report", help="HTML file to write"),
 ) -> None:
     """Every numeric metric of two metrics files side by side, as a self-contained HTML page."""
-    from fsqtok.files import read_json
-    from fsqtok.report import comparison_report
+    from fsqtok.eval.reports import comparison_report
+    from fsqtok.store.files import read_json
 
     with user_errors():
         html = comparison_report(read_json(a), read_json(b), a.name, b.name)
@@ -189,16 +190,16 @@ def generate(
     seed: int = typer.Option(0),
 ) -> None:
     """Sample a continuation of --prompt from a trained LM."""
-    from fsqtok.bundle import read_json_file
     from fsqtok.lm.io import load_lm
     from fsqtok.lm.sample import generate as sample
-    from fsqtok.loading import load_tokenizer, pipeline_tokenizer
-    from fsqtok.protocol import EOS_ID
+    from fsqtok.store.bundle import read_json_file
+    from fsqtok.tokenizers.base import EOS_ID
+    from fsqtok.tokenizers.loading import load_tokenizer, tokenizer_paths
 
     with user_errors():
         if tokenizer is None:
             name = read_json_file(lm / "config.json").get("tokenizer", {}).get("name", "byte")
-            tok = pipeline_tokenizer(name)
+            tok = load_tokenizer(tokenizer_paths(TOKENIZER_DIR, BASELINES_DIR)[name])
         else:
             tok = load_tokenizer(tokenizer)
         model = load_lm(lm, tok)
@@ -213,16 +214,21 @@ def bench(
     readme: Path | None = typer.Option(Path("README.md"), help="README whose bench table is updated"),
     max_bytes: int = typer.Option(500_000, help="bytes of text timed"),
     repeats: int = typer.Option(15, help="timings are medians over this many runs"),
+    tokenizer: Path = typer.Option(TOKENIZER_DIR, "--tokenizer", "-t", help="fsqtok tokenizer bundle"),
+    baselines: Path = typer.Option(BASELINES_DIR, help="folder of the bpe and word baseline bundles"),
 ) -> None:
-    """Speed and memory of fsqtok vs HF BPE, tiktoken (same ranks), word and byte."""
-    from fsqtok.bench import markdown_table, run_bench, update_readme
-    from fsqtok.evaluation import speed_sample
-    from fsqtok.files import read_parquet, write_json
-    from fsqtok.loading import PIPELINE_TOKENIZERS
+    """Speed and memory of fsqtok vs HF BPE, tiktoken (same ranks), word and byte; the auto-encoder
+    trains with params.yaml's pretrain settings."""
+    from fsqtok.config import load_params
+    from fsqtok.eval.bench import markdown_table, run_bench, update_readme
+    from fsqtok.eval.suite import speed_text
+    from fsqtok.store.files import read_texts, write_json
+    from fsqtok.tokenizers.loading import tokenizer_paths
 
     with user_errors():
-        text = speed_sample(list(read_parquet(split, ["text"])["text"]), max_bytes)
-        report = run_bench(PIPELINE_TOKENIZERS, text, repeats)
+        params = load_params()
+        text = speed_text(read_texts(split), max_bytes)
+        report = run_bench(tokenizer_paths(tokenizer, baselines), text, repeats, params)
     write_json(out, report)
     table = markdown_table(report)
     if readme is not None and readme.exists():

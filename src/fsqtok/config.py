@@ -198,9 +198,12 @@ class LMConfig:
     context_tokens: int = 128  # sequence length in tokens, the same for every tokenizer
     batch_size: int = 16  # sequences per step
     steps: int = 200
-    lr: float = 3e-3
-    warmup_steps: int = 20
+    lr: float = 3e-3  # peak AdamW learning rate
+    warmup_steps: int = 20  # linear warmup, then cosine to min_lr_ratio * lr
+    min_lr_ratio: float = 0.1
     weight_decay: float = 0.1
+    grad_clip: float = 1.0  # max global grad norm (0 = off)
+    eval_every: int = 20  # steps between val BPB evaluations (and at the last step)
     max_val_bytes: int = 200000  # UTF-8 bytes of val documents every tokenizer is scored on
     init_from_codes: bool = True  # fsqtok embeddings start from the auto-encoder's code vectors
     seeds: int = 1  # LMs per tokenizer (seeds seed, seed+1, ...); val_bpb is their mean
@@ -208,14 +211,18 @@ class LMConfig:
     temperature: float = 0.8
     top_k: int = 50
     top_p: float = 0.95
+    prompts: list[str] = field(default_factory=lambda: ["In the beginning", "The city of"])  # sampled per LM
 
     def __post_init__(self) -> None:
         _require(len(self.tokenizers) > 0, "tokenizers", "a non-empty list", self.tokenizers)
         for key in ("n_layer", "n_head", "d_model", "context_tokens", "batch_size", "steps",
-                    "max_val_bytes", "sample_tokens", "top_k", "seeds"):
+                    "max_val_bytes", "sample_tokens", "top_k", "seeds", "eval_every"):
             _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
         _require(self.d_model % self.n_head == 0, "d_model", f"divisible by n_head={self.n_head}", self.d_model)
         _require(self.lr > 0, "lr", "> 0", self.lr)
+        _require(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", "in [0, 1]", self.min_lr_ratio)
+        for key in ("weight_decay", "grad_clip", "warmup_steps"):
+            _require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
         _require(self.temperature > 0, "temperature", "> 0", self.temperature)
         _require(0 < self.top_p <= 1, "top_p", "in (0, 1]", self.top_p)
 

@@ -66,15 +66,3 @@ def encode_documents(encode, texts: list[str], token_budget: int, seed: int) -> 
         documents.append(encode(texts[i]))
         total += len(documents[-1]) + 2
     return documents
-
-
-def take_bytes(texts: list[str], max_bytes: int) -> tuple[list[str], int]:
-    """The first documents of `texts` within `max_bytes` UTF-8 bytes (at least one), and their bytes."""
-    taken, total = [], 0
-    for text in texts:
-        size = len(text.encode("utf-8"))
-        if taken and total + size > max_bytes:
-            break
-        taken.append(text)
-        total += size
-    return taken, total

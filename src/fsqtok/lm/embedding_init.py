@@ -8,7 +8,6 @@ init std. Specials and byte ids keep their random init.
 from __future__ import annotations
 
 import torch
-from torch.nn import functional as F
 
 from fsqtok.lm.model import Transformer
 
@@ -16,19 +15,11 @@ INIT_STD = 0.02
 
 
 @torch.no_grad()
-def code_features(autoencoder, indices: torch.Tensor) -> torch.Tensor:
-    """(N,) code indices -> (N, F) decoder first-layer activations."""
-    codes = autoencoder.fsq.indices_to_codes(indices)
-    first = autoencoder.decoder.net[0] if hasattr(autoencoder.decoder, "net") else autoencoder.decoder.from_code
-    return F.gelu(first(codes))
-
-
-@torch.no_grad()
 def init_from_codes(model: Transformer, tokenizer) -> None:
     """Overwrite embedding rows of the learned pieces (ids 259..) with projected code features."""
     if len(tokenizer.codes) < 2:  # nothing to project (a vocabulary without learned pieces)
         return
-    features = code_features(tokenizer.model, torch.tensor(tokenizer.codes, dtype=torch.int64))  # (P, F)
+    features = tokenizer.model.code_features(torch.tensor(tokenizer.codes, dtype=torch.int64))  # (P, F)
     centered = features - features.mean(dim=0)
     rank = min(model.config.d_model, *centered.shape)
     # Exact SVD, not torch.pca_lowrank: that one draws from the global RNG, so the init would
@@ -36,5 +27,5 @@ def init_from_codes(model: Transformer, tokenizer) -> None:
     _, _, vh = torch.linalg.svd(centered, full_matrices=False)
     projected = centered @ vh[:rank].T  # (P, rank)
     projected = projected / projected.std().clamp_min(1e-8) * INIT_STD
-    first = tokenizer.vocab_size - len(tokenizer.codes)
+    first = tokenizer.vocab_size - len(tokenizer.codes)  # the learned pieces are the last ids
     model.token_embedding.weight[first:, :rank] = projected.to(model.token_embedding.weight.dtype)

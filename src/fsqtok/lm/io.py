@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from fsqtok.bundle import BundleError, load_state_checked, read_bundle, write_bundle
 from fsqtok.lm.model import Transformer, TransformerConfig
-from fsqtok.protocol import Tokenizer
+from fsqtok.store.bundle import BundleError, load_state_checked, read_bundle, write_bundle
+from fsqtok.tokenizers.base import Tokenizer
 
 LM = "fsqtok.lm"
 

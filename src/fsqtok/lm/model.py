@@ -16,11 +16,13 @@ from torch.nn import functional as F
 
 @dataclass
 class TransformerConfig:
+    """The model's shape; its values come from params `lm` (config.LMConfig holds the defaults)."""
+
     vocab_size: int  # every id the tokenizer can emit, specials included
-    n_layer: int = 2
-    n_head: int = 4
-    d_model: int = 128
-    max_positions: int = 128  # longest sequence (positions restart per document)
+    n_layer: int
+    n_head: int
+    d_model: int
+    max_positions: int  # longest sequence (positions restart per document)
 
 
 class Block(nn.Module):

@@ -15,16 +15,17 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from fsqtok.config import LMConfig
-from fsqtok.device import autocast
 from fsqtok.lm.data import batch_inputs
 from fsqtok.lm.model import Transformer
-from fsqtok.optim import adamw
+from fsqtok.runtime.device import evaluating
+from fsqtok.runtime.optim import adamw, set_lr, warmup_cosine
+from fsqtok.runtime.precision import autocast
 
 
 def masked_nll(model: Transformer, rows: tuple[torch.Tensor, torch.Tensor], device,
                precision: str = "fp32") -> tuple[torch.Tensor, int]:
     """(sum of NLL in nats over within-document targets, number of such targets).
-    BPB is measured in fp32; training passes its precision (see device.uses_bf16)."""
+    BPB is measured in fp32; training passes its precision (see precision.uses_bf16)."""
     batch = {k: v.to(device) for k, v in batch_inputs(*rows).items()}
     with autocast(device, precision):
         logits = model(batch["ids"], batch["attn_mask"], batch["positions"])
@@ -33,46 +34,35 @@ def masked_nll(model: Transformer, rows: tuple[torch.Tensor, torch.Tensor], devi
     return (nll * mask).sum(), int(mask.sum())
 
 
-@torch.no_grad()
 def bits_per_byte(model: Transformer, tokens: torch.Tensor, segments: torch.Tensor, n_bytes: int,
                   batch_size: int, device) -> dict:
-    was_training = model.training
-    model.eval()
     total, count = 0.0, 0
-    for i in range(0, len(tokens), batch_size):
-        nll, n = masked_nll(model, (tokens[i : i + batch_size], segments[i : i + batch_size]), device)
-        total, count = total + float(nll), count + n
-    model.train(was_training)
+    with evaluating(model):
+        for i in range(0, len(tokens), batch_size):
+            nll, n = masked_nll(model, (tokens[i : i + batch_size], segments[i : i + batch_size]), device)
+            total, count = total + float(nll), count + n
     return {"bpb": total / (math.log(2) * n_bytes), "nll_per_token": total / max(1, count), "val_tokens": count}
 
 
-def lm_lr(step: int, config: LMConfig) -> float:
-    """Warmup then cosine to 10% of the peak."""
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
 def train_lm(model: Transformer, tokens: torch.Tensor, segments: torch.Tensor, config: LMConfig,
-             device, seed: int, evaluate: Callable[[int], dict], eval_every: int, name: str,
-             precision: str = "fp32") -> list[dict]:
-    """Train on packed rows for config.steps; returns the curve (one row per evaluation)."""
+             device, seed: int, evaluate: Callable[[int], dict], name: str, precision: str = "fp32") -> list[dict]:
+    """Train on packed rows (N, T + 1) for config.steps; returns the curve (one row per evaluation,
+    every config.eval_every steps and at the end)."""
     optimizer = adamw(model, config.lr, config.weight_decay, decay_embeddings=True)
     generator = torch.Generator().manual_seed(seed)
     curve, seen_tokens, started = [], 0, time.perf_counter()
     for step in tqdm(range(config.steps), desc=f"lm {name}", mininterval=2):
-        for group in optimizer.param_groups:
-            group["lr"] = lm_lr(step, config)
+        set_lr(optimizer, config.lr * warmup_cosine(step, config.steps, config.warmup_steps, config.min_lr_ratio))
         pick = torch.randint(0, len(tokens), (config.batch_size,), generator=generator)
         nll, count = masked_nll(model, (tokens[pick], segments[pick]), device, precision)
         loss = nll / max(1, count)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         seen_tokens += config.batch_size * config.context_tokens
-        if (step + 1) % eval_every == 0 or step + 1 == config.steps:
+        if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
             elapsed = time.perf_counter() - started
             curve.append({"step": step + 1, "train_loss": float(loss.detach()), "tokens_seen": seen_tokens,
                           "tokens_per_s": seen_tokens / elapsed, **evaluate(step + 1)})

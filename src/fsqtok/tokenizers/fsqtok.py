@@ -4,99 +4,22 @@ Ids: 0 <pad>, 1 <bos>, 2 <eos>, 3..258 the raw bytes, 259.. learned chunks (piec
 piece `s_c` is the decoded string of an FSQ code `c` that re-encodes to `c` (verified in the
 prune stage), so the string -> id table doubles as the encoder's cache.
 
-Lossless encode, on pre-tokens (see chunking): at each pre-token, the longest run of at least
-two whole pre-tokens that is a piece wins (" of the"); otherwise the pre-token is covered left to right
-by its longest piece prefix, and what no piece covers becomes byte tokens. The lossless path
-needs no torch; torch is imported only for `reconstruct` (the lossy neural path).
+Lossless encode: see vocab.ChunkVocabulary. The lossless path needs no torch; torch is
+imported only for `reconstruct` (the lossy neural path).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from itertools import chain
 from pathlib import Path
 
-from fsqtok.bundle import BundleError, check_vocab_size, read_bundle, read_json_file, write_bundle
-from fsqtok.chunking import PRETOKEN, pretoken_end, pretokenize
 from fsqtok.errors import FsqtokError
-from fsqtok.protocol import N_SPECIAL, SPECIAL_TOKENS, Tokenizer, id_table, join_pieces, to_utf8
+from fsqtok.store.bundle import BundleError, check_vocab_size, read_bundle, read_json_file, write_bundle
+from fsqtok.tokenizers.base import BYTE_OFFSET, FIRST_LEARNED_ID, SPECIAL_TOKENS, Tokenizer, to_utf8
+from fsqtok.tokenizers.vocab import ChunkVocabulary
 
-BYTE_OFFSET = N_SPECIAL
-FIRST_PIECE_ID = BYTE_OFFSET + 256
 TOKENIZER = "fsqtok.tokenizer"
 VOCAB_FILE = "vocab.json"
-CACHE_LIMIT = 1 << 18  # pre-tokens whose ids are memoised (a pre-token repeats a lot in text)
-
-
-class ChunkVocabulary:
-    """Pieces (bytes) in id order and the greedy longest-match encoder over them.
-    Example: pieces [b" the", b" of the"] -> encode_bytes(b" of the") == [260]"""
-
-    def __init__(self, pieces: list[bytes], max_piece_bytes: int):
-        self.pieces = pieces
-        self.max_piece_bytes = max_piece_bytes
-        self.piece_to_id = {p: FIRST_PIECE_ID + i for i, p in enumerate(pieces)}
-        # Joins: pieces that can be a run of several whole pre-tokens of a text (" of the"; also
-        # "\n\n", one pre-token alone but two before a word). One regex splits text into joins
-        # (longest first) and pre-tokens, so encoding is a findall plus a dict lookup per match.
-        joins = [p for p in pieces if len(pretokenize(p)) > 1 or p.isspace()]
-        self.splitter = re.compile(b"(?:" + join_trie(joins) + b")|" + PRETOKEN.pattern) if joins else PRETOKEN
-        self._ids_of = {p: [self.piece_to_id[p]] for p in joins}  # match -> ids; grows as a cache
-        self._cache_limit = len(joins) + CACHE_LIMIT
-        self._id_bytes = id_table(pieces)
-
-    def encode_pretoken(self, token: bytes) -> list[int]:
-        """Longest piece prefix first, byte tokens where none fits.
-        Example (pieces [b" wor", b"ld"]): b" world" -> [259, 260]"""
-        ids, pos, table = [], 0, self.piece_to_id
-        while pos < len(token):
-            for end in range(min(len(token), pos + self.max_piece_bytes), pos + 1, -1):
-                piece_id = table.get(token[pos:end])
-                if piece_id is not None:
-                    ids.append(piece_id)
-                    pos = end
-                    break
-            else:
-                ids.append(BYTE_OFFSET + token[pos])
-                pos += 1
-        if len(self._ids_of) < self._cache_limit:
-            self._ids_of[token] = ids
-        return ids
-
-    def encode_bytes(self, data: bytes) -> list[int]:
-        matches = self.splitter.findall(data)
-        ids = list(map(self._ids_of.get, matches))  # the hot path: a pre-token repeats a lot
-        if None in ids:
-            for i, hit in enumerate(ids):
-                if hit is None:
-                    ids[i] = self.encode_pretoken(matches[i])
-        return list(chain.from_iterable(ids))
-
-    def decode_bytes(self, ids: list[int]) -> bytes:
-        """Concatenated bytes of `ids`; specials are empty."""
-        return join_pieces(self._id_bytes, ids, "fsqtok")
-
-
-def join_trie(joins: list[bytes]) -> bytes:
-    """A regex matching the longest of `joins` that ends on a pre-token boundary of the text,
-    as a trie (one branch per next byte), so matching costs the length of the match, not the
-    number of joins. Example: [b" of the", b" of them"] -> " of the" + (its end | "m" + its end)."""
-    root: dict = {}
-    for join in joins:
-        node = root
-        for byte in join:
-            node = node.setdefault(byte, {})
-        node[None] = pretoken_end(pretokenize(join)[-1])
-
-    def pattern(node: dict) -> bytes:
-        branches = [re.escape(bytes([b])) + pattern(child) for b, child in sorted(
-            (b, c) for b, c in node.items() if b is not None)]
-        if None in node:
-            branches.append(node[None])  # after the longer branches: longest match first
-        return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
-
-    return pattern(root)
 
 
 class AutoEncoderTokenizer(Tokenizer):
@@ -108,7 +31,7 @@ class AutoEncoderTokenizer(Tokenizer):
             raise FsqtokError(f"{len(pieces)} pieces but {len(codes)} codes; each piece needs its code")
         self.vocab = ChunkVocabulary(pieces, max_chunk_bytes)
         self.codes = codes  # codes[i] is the FSQ index whose decoded string is pieces[i]
-        self.code_to_id = {c: FIRST_PIECE_ID + i for i, c in enumerate(codes)}
+        self.code_to_id = {c: FIRST_LEARNED_ID + i for i, c in enumerate(codes)}
         self.max_chunk_bytes = max_chunk_bytes
         self.autoencoder_dir = autoencoder_dir
         self.meta = meta or {}
@@ -118,7 +41,7 @@ class AutoEncoderTokenizer(Tokenizer):
 
     @property
     def vocab_size(self) -> int:
-        return FIRST_PIECE_ID + len(self.vocab.pieces)
+        return FIRST_LEARNED_ID + len(self.vocab.pieces)
 
     def encode_bytes(self, data: bytes) -> list[int]:
         return self.vocab.encode_bytes(bytes(data))
@@ -148,20 +71,20 @@ class AutoEncoderTokenizer(Tokenizer):
         if self._model is None:
             if self.autoencoder_dir is None:
                 raise FsqtokError("this tokenizer has no auto-encoder attached; load it from a bundle")
-            from fsqtok.bundle import load_autoencoder
+            from fsqtok.autoencoder.io import load_autoencoder
 
             self._model, _ = load_autoencoder(self.autoencoder_dir, kind=TOKENIZER)
         return self._model
 
     def neural_codes(self, chunks: list[bytes]) -> list[int]:
         """FSQ code index of each chunk (the encoder's view)."""
-        from fsqtok.autoencoder import encode_chunks
+        from fsqtok.autoencoder.infer import encode_chunks
 
         return encode_chunks(self.model, chunks).tolist()
 
     def reconstruct_bytes(self, data: bytes) -> bytes:
         """Chunks -> codes -> decoder -> bytes. Lossy: this is what reconstruction metrics score."""
-        from fsqtok.autoencoder import reconstruct_text
+        from fsqtok.autoencoder.infer import reconstruct_text
 
         return reconstruct_text(self.model, data)
 
@@ -171,7 +94,7 @@ class AutoEncoderTokenizer(Tokenizer):
     # --- persistence ------------------------------------------------------------------------
     def save(self, path: str | Path, meta: dict | None = None) -> Path:
         """A bundle: config.json, vocab.json, meta.json, and the auto-encoder beside them."""
-        from fsqtok.bundle import autoencoder_config
+        from fsqtok.autoencoder.io import autoencoder_config
 
         model = self.model
         vocab = {"pieces": [p.hex() for p in self.vocab.pieces], "codes": self.codes}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fsqtok.baselines import BPETokenizer, ByteTokenizer, WordTokenizer
-from fsqtok.bundle import BundleError, read_json_file
-from fsqtok.protocol import Tokenizer
-from fsqtok.tokenizer import TOKENIZER, AutoEncoderTokenizer
+from fsqtok.store.bundle import BundleError, read_json_file
+from fsqtok.tokenizers.base import Tokenizer
+from fsqtok.tokenizers.baselines import BPETokenizer, ByteTokenizer, WordTokenizer
+from fsqtok.tokenizers.fsqtok import TOKENIZER, AutoEncoderTokenizer
 
 LOADERS = {TOKENIZER: AutoEncoderTokenizer.load, "fsqtok.bpe": BPETokenizer.load, "fsqtok.word": WordTokenizer.load}
 
@@ -25,10 +25,8 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
     return LOADERS[kind](path)
 
 
-PIPELINE_TOKENIZERS = {"fsqtok": "models/tokenizer", "bpe": "models/baselines/bpe",
-                       "word": "models/baselines/word", "byte": "byte"}  # where the pipeline puts each
-
-
-def pipeline_tokenizer(name: str) -> Tokenizer:
-    """The pipeline's tokenizer called `name` (fsqtok, bpe, word, byte) from its usual place."""
-    return load_tokenizer(PIPELINE_TOKENIZERS[name])
+def tokenizer_paths(tokenizer_dir: str | Path, baselines_dir: str | Path) -> dict[str, str]:
+    """Where each tokenizer the pipeline compares lives: fsqtok's bundle, the BPE and word
+    bundles under `baselines_dir`, and "byte" (which needs no files)."""
+    return {"fsqtok": str(tokenizer_dir), "bpe": str(Path(baselines_dir) / "bpe"),
+            "word": str(Path(baselines_dir) / "word"), "byte": "byte"}

@@ -13,11 +13,12 @@ import time
 from functools import partial
 from pathlib import Path
 
-from fsqtok.baselines import BPETokenizer
-from fsqtok.evaluation import resident_memory_mb
-from fsqtok.loading import load_tokenizer
-from fsqtok.metrics import median_seconds
-from fsqtok.protocol import N_SPECIAL, SPECIAL_TOKENS
+from fsqtok.config import Params, PretrainConfig
+from fsqtok.eval.metrics import median_seconds
+from fsqtok.eval.suite import resident_memory_mb
+from fsqtok.tokenizers.base import N_SPECIAL, SPECIAL_TOKENS
+from fsqtok.tokenizers.baselines import BPETokenizer
+from fsqtok.tokenizers.loading import load_tokenizer
 
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
@@ -81,50 +82,44 @@ def load_seconds(path: str, repeats: int) -> float:
     return median_seconds(lambda: load_tokenizer(path), repeats)
 
 
-def autoencoder_speed(tokenizer_path: str, chunks: list[bytes], steps: int, batch_size: int) -> dict:
-    """Training steps/s (forward + backward + AdamW) and encoder chunks/s, on this machine's device."""
+def autoencoder_speed(tokenizer_path: str, text: str, pretrain: PretrainConfig, precision: str, steps: int) -> dict:
+    """Training steps/s (the pretrain step: forward, backward, clip, AdamW) at pretrain.batch_size,
+    and encoder chunks/s on up to 20,000 chunks of `text`, on this machine's device."""
     import torch
 
-    from fsqtok.autoencoder import encode_chunks, pack_chunks
-    from fsqtok.bundle import load_autoencoder
-    from fsqtok.config import PretrainConfig
-    from fsqtok.device import autocast, resolve_device, uses_bf16
-    from fsqtok.tokenizer import TOKENIZER
-    from fsqtok.train_autoencoder import make_optimizer, reconstruction_loss
+    from fsqtok.autoencoder.data import pack_chunks
+    from fsqtok.autoencoder.infer import encode_chunks
+    from fsqtok.autoencoder.io import load_autoencoder
+    from fsqtok.autoencoder.train import make_optimizer, train_step
+    from fsqtok.runtime.device import resolve_device
+    from fsqtok.runtime.precision import uses_bf16
+    from fsqtok.text.chunking import chunk_bytes
+    from fsqtok.tokenizers.fsqtok import TOKENIZER
 
     device = resolve_device("auto")
     model, _ = load_autoencoder(tokenizer_path, kind=TOKENIZER)
     model = model.to(device).train()
-    optimizer = make_optimizer(model, PretrainConfig())  # as pretrain: fused AdamW, precision auto
-    repeated = (chunks * (batch_size // max(1, len(chunks)) + 1))[:batch_size]
+    optimizer = make_optimizer(model, pretrain)
+    chunks = chunk_bytes(text.encode("utf-8"), model.max_chunk_bytes)[:20000]
+    repeated = (chunks * (pretrain.batch_size // max(1, len(chunks)) + 1))[: pretrain.batch_size]
     batch = pack_chunks(repeated, model.max_chunk_bytes).to(device)
-
-    def step() -> None:
-        with autocast(device, "auto"):
-            logits, _ = model(batch)
-        loss = reconstruction_loss(logits, batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    step()  # warm-up
+    train_step(model, optimizer, batch, precision, pretrain.grad_clip)  # warm-up
     start = time.perf_counter()
     for _ in range(steps):
-        step()
+        train_step(model, optimizer, batch, precision, pretrain.grad_clip)
     if device.type == "cuda":
         torch.cuda.synchronize()
     steps_per_s = steps / (time.perf_counter() - start)
     model.eval()
     encode_s = median_seconds(lambda: encode_chunks(model, chunks), 3)
-    return {"device": device.type, "precision": "bf16" if uses_bf16(device, "auto") else "fp32",
-            "train_steps_per_s": steps_per_s, "train_batch_size": batch_size,
+    return {"device": device.type, "precision": "bf16" if uses_bf16(device, precision) else "fp32",
+            "train_steps_per_s": steps_per_s, "train_batch_size": pretrain.batch_size,
             "encoder_chunks_per_s": len(chunks) / encode_s}
 
 
-def run_bench(paths: dict[str, str], text: str, repeats: int, ae_steps: int = 20) -> dict:
-    """Every tokenizer in `paths` (name -> bundle folder or "byte"), plus tiktoken when a bpe is given."""
-    from fsqtok.chunking import chunk_bytes
-
+def run_bench(paths: dict[str, str], text: str, repeats: int, params: Params, ae_steps: int = 20) -> dict:
+    """Every tokenizer in `paths` (name -> bundle folder or "byte"), plus tiktoken when a bpe is
+    given, and the auto-encoder of the fsqtok bundle trained as params say."""
     tokenizers = {name: load_tokenizer(path) for name, path in paths.items()}
     if "bpe" in tokenizers:
         tokenizers["tiktoken"] = TiktokenBPE(tokenizers["bpe"])
@@ -141,8 +136,7 @@ def run_bench(paths: dict[str, str], text: str, repeats: int, ae_steps: int = 20
     report = {"text_bytes": len(text.encode("utf-8")), "repeats": repeats, "threads": os.cpu_count(),
               "tokenizers": results}
     if "fsqtok" in paths:
-        chunks = chunk_bytes(text.encode("utf-8"), 16)[:20000]
-        report["autoencoder"] = autoencoder_speed(paths["fsqtok"], chunks, ae_steps, 256)
+        report["autoencoder"] = autoencoder_speed(paths["fsqtok"], text, params.pretrain, params.precision, ae_steps)
     return report
 
 

@@ -56,9 +56,10 @@ def plot_codebook(rank_frequency: list[int], coverage: list[tuple[int, float]], 
     save_figure(fig, out_dir / "coverage.png")
 
 
-def plot_lines(frame: pd.DataFrame, x: str, ys: list[str], path: Path, title: str, logy: bool = False) -> None:
-    """One line per column in `ys` against `x`."""
+def plot_lines(rows, x: str, ys: list[str], path: Path, title: str, logy: bool = False) -> None:
+    """One line per column in `ys` against `x`; `rows` is a DataFrame or a list of dicts."""
     plt = _pyplot()
+    frame = pd.DataFrame(rows)
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     for y in ys:
         ax.plot(frame[x], frame[y], label=y, marker="o" if len(frame) < 30 else None)

@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 
 from fsqtok.errors import FsqtokError
-from fsqtok.files import read_json
-from fsqtok.provenance import git_rev, versions
+from fsqtok.store.files import read_json
+from fsqtok.store.provenance import git_rev, versions
 
 FORMAT_VERSION = 1
 CONFIG, WEIGHTS, META = "config.json", "model.safetensors", "meta.json"
@@ -99,45 +99,3 @@ def load_state_checked(module, tensors: dict, path: Path) -> None:
     except RuntimeError as err:
         first = str(err).splitlines()[1].strip() if "\n" in str(err) else str(err)
         raise BundleError(f"{path / WEIGHTS}: weights do not match {CONFIG} ({first})") from None
-
-
-AUTOENCODER = "fsqtok.autoencoder"
-
-
-def autoencoder_config(model) -> dict:
-    """Everything needed to rebuild a ByteAutoEncoder: dims, FSQ levels, chunk length."""
-    import dataclasses
-
-    return {
-        "autoencoder": dataclasses.asdict(model.config),
-        "fsq": {"levels": model.fsq.levels_list},
-        "chunking": {"max_chunk_bytes": model.max_chunk_bytes},
-    }
-
-
-def build_autoencoder(config: dict):
-    """A fresh ByteAutoEncoder from the dict written by autoencoder_config."""
-    from fsqtok.autoencoder import ByteAutoEncoder
-    from fsqtok.config import AutoencoderConfig, ConfigError, FSQConfig, build_section
-
-    try:
-        ae = build_section(AutoencoderConfig, config["autoencoder"], "autoencoder")
-        fsq = build_section(FSQConfig, config["fsq"], "fsq")
-        max_chunk_bytes = int(config["chunking"]["max_chunk_bytes"])
-    except (KeyError, TypeError, ConfigError) as err:
-        raise BundleError(f"{CONFIG}: bad auto-encoder settings ({err})") from None
-    return ByteAutoEncoder(ae, fsq.levels, max_chunk_bytes)
-
-
-def save_autoencoder(model, path: str | Path, meta: dict | None = None) -> Path:
-    return write_bundle(path, AUTOENCODER, autoencoder_config(model), model.state_dict(), meta)
-
-
-def load_autoencoder(path: str | Path, kind: str = AUTOENCODER):
-    """(model in eval mode, meta) from an auto-encoder bundle, or from another bundle `kind`
-    that carries the auto-encoder (the tokenizer bundle does)."""
-    path = Path(path)
-    config, tensors, meta = read_bundle(path, kind)
-    model = build_autoencoder(config)
-    load_state_checked(model, tensors, path)
-    return model.eval(), meta

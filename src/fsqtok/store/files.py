@@ -51,12 +51,33 @@ def read_json(path: str | Path, error: type[FsqtokError] = InputFileError,
         raise error(f"{path}: corrupt JSON ({err})") from None
 
 
-def write_parquet(path: str | Path, frame) -> None:
+def write_via_temp(path: str | Path, write) -> None:
+    """`write(temp path)`, then rename onto `path`: readers never see a partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
-    frame.to_parquet(tmp, index=False)
+    write(tmp)
     os.replace(tmp, path)
+
+
+def write_parquet(path: str | Path, frame) -> None:
+    write_via_temp(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_csv(path: str | Path, rows: list[dict]) -> None:
+    """Rows of equal keys as a CSV table (one column per key)."""
+    import pandas as pd
+
+    write_via_temp(path, lambda tmp: pd.DataFrame(rows).to_csv(tmp, index=False))
+
+
+def read_csv(path: str | Path):
+    """A CSV table as a DataFrame; a missing file is one clear error."""
+    import pandas as pd
+
+    if not Path(path).exists():
+        raise InputFileError(f"{path}: missing; run the stage that writes it (dvc repro)")
+    return pd.read_csv(path)
 
 
 def read_parquet(path: str | Path, columns: list[str]):
@@ -74,3 +95,8 @@ def read_parquet(path: str | Path, columns: list[str]):
     if missing:
         raise InputFileError(f"{path}: missing column(s) {', '.join(missing)}")
     return frame[columns]
+
+
+def read_texts(path: str | Path) -> list[str]:
+    """The `text` column of a split parquet file, in order."""
+    return list(read_parquet(path, ["text"])["text"])

@@ -10,7 +10,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
-from fsqtok.protocol import N_SPECIAL, Tokenizer
+from fsqtok.tokenizers.base import FIRST_LEARNED_ID, N_SPECIAL, Tokenizer
 
 
 def levenshtein(a: Sequence, b: Sequence) -> int:
@@ -66,9 +66,6 @@ def summarize_cases(cases: list[dict]) -> dict:
 
 
 WORDS = re.compile(r"\S+")
-
-
-FIRST_LEARNED_ID = N_SPECIAL + 256  # every tokenizer here: specials, 256 bytes, then learned tokens
 
 
 def tokenization_metrics(tokenizer: Tokenizer, texts: list[str]) -> dict:

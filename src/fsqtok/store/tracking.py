@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fsqtok.config import Params, TrackingConfig
-from fsqtok.provenance import git_rev, repo_root
+from fsqtok.store.provenance import git_rev, repo_root
 
 PARENT_ENV = "FSQTOK_PARENT_RUN_ID"
 PIPELINE_TAG = "fsqtok.pipeline"

@@ -7,16 +7,14 @@ bits-per-byte compare like with like.
 from __future__ import annotations
 
 import json
-import random
 import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from fsqtok.bundle import BundleError, check_vocab_size, read_bundle, read_json_file, write_bundle
-from fsqtok.protocol import N_SPECIAL, SPECIAL_TOKENS, Tokenizer, id_table, join_pieces
+from fsqtok.store.bundle import BundleError, check_vocab_size, read_bundle, read_json_file, write_bundle
+from fsqtok.tokenizers.base import BYTE_OFFSET, FIRST_LEARNED_ID, SPECIAL_TOKENS, Tokenizer, id_table, join_pieces
 
-BYTE_OFFSET = N_SPECIAL
 BYTE_IDS = id_table([])
 
 
@@ -27,7 +25,7 @@ class ByteTokenizer(Tokenizer):
 
     @property
     def vocab_size(self) -> int:
-        return BYTE_OFFSET + 256
+        return FIRST_LEARNED_ID
 
     def encode_bytes(self, data: bytes) -> list[int]:
         return [b + BYTE_OFFSET for b in data]
@@ -47,13 +45,13 @@ class WordTokenizer(Tokenizer):
 
     def __init__(self, words: list[bytes]):
         self.words = words
-        self.word_to_id = {w: BYTE_OFFSET + 256 + i for i, w in enumerate(words)}
+        self.word_to_id = {w: FIRST_LEARNED_ID + i for i, w in enumerate(words)}
         self._id_bytes = id_table(words)
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int) -> WordTokenizer:
         counts = Counter(w for t in texts for w in WORD.findall(t.encode("utf-8", "surrogatepass")))
-        words = [w for w, _ in counts.most_common() if len(w) > 1][: vocab_size - BYTE_OFFSET - 256]
+        words = [w for w, _ in counts.most_common() if len(w) > 1][: vocab_size - FIRST_LEARNED_ID]
         return cls(words)
 
     @property
@@ -186,28 +184,3 @@ class BPETokenizer(Tokenizer):
             raise BundleError(f"{path / 'tokenizer.json'}: not a HF tokenizer file ({err})") from None
         check_vocab_size(path / "tokenizer.json", tokenizer.vocab_size, config)
         return tokenizer
-
-
-def validation_battery(seed: int = 0) -> list[bytes]:
-    """Fixed inputs every tokenizer must round-trip: empty, ASCII, accents, CJK, emoji, CRLF,
-    NUL, 100 kB without spaces, random bytes (invalid UTF-8 included)."""
-    rng = random.Random(seed)
-    texts = ["", "?", "hello world", "Ünïcödé àccents", "東京は日本の首都です", "emoji 👍🏽🚀 ok",
-             "line one\r\nline two\r\n", "tab\there\x00nul", "a" * 100_000,
-             "The quick brown fox jumps over the lazy dog. " * 20]
-    return [t.encode() for t in texts] + [bytes(rng.randrange(256) for _ in range(n)) for n in (1, 7, 1000)]
-
-
-def validate(tokenizer: Tokenizer) -> dict:
-    """Checks of the protocol; {"ok": bool, "problems": [...], ...}."""
-    problems = []
-    if tokenizer.special_ids != SPECIAL_TOKENS:
-        problems.append(f"special ids {tokenizer.special_ids} != {SPECIAL_TOKENS}")
-    battery = validation_battery()
-    for data in battery:
-        ids = tokenizer.encode_bytes(data)
-        if any(not BYTE_OFFSET <= i < tokenizer.vocab_size for i in ids):
-            problems.append(f"ids out of range for input {data[:20]!r}")
-        if tokenizer.decode_bytes(ids) != data:
-            problems.append(f"round trip failed for input {data[:20]!r}")
-    return {"ok": not problems, "vocab_size": tokenizer.vocab_size, "inputs": len(battery), "problems": problems}

@@ -12,13 +12,14 @@ import importlib.util
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from fsqtok.config import CorpusConfig, SourceConfig
 from fsqtok.errors import FsqtokError
+from fsqtok.store.files import write_json, write_parquet
 
 
 class CorpusError(FsqtokError):
@@ -26,7 +27,7 @@ class CorpusError(FsqtokError):
 
 
 @dataclass
-class SourceStats:
+class CorpusStats:
     documents: int = 0
     bytes: int = 0
     empty_dropped: int = 0
@@ -151,10 +152,10 @@ def iter_documents(config: CorpusConfig) -> Iterator[tuple[str, str, bytes]]:
             yield label, doc_id, raw
 
 
-def build_corpus(config: CorpusConfig) -> tuple[pd.DataFrame, SourceStats]:
+def build_corpus(config: CorpusConfig) -> tuple[pd.DataFrame, CorpusStats]:
     """Read every source; stop at the first document past a global limit."""
     rows: list[tuple[str, str, str, int]] = []
-    stats = SourceStats()
+    stats = CorpusStats()
     for label, doc_id, raw in iter_documents(config):
         if not raw.strip():
             stats.empty_dropped += 1
@@ -177,3 +178,12 @@ def build_corpus(config: CorpusConfig) -> tuple[pd.DataFrame, SourceStats]:
         dup = frame.loc[duplicated, "doc_id"].iloc[0]
         raise CorpusError(f"doc_id {dup!r} appears twice; give each source distinct documents")
     return frame, stats
+
+
+def run_prepare_corpus(config: CorpusConfig, out: Path, metrics: Path, tracker) -> CorpusStats:
+    """The prepare_corpus stage: every source -> documents.parquet at `out`, stats to `metrics`."""
+    documents, stats = build_corpus(config)
+    write_parquet(out, documents)
+    write_json(metrics, asdict(stats))
+    tracker.metrics(asdict(stats))
+    return stats

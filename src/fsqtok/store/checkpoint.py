@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from fsqtok.errors import FsqtokError
-from fsqtok.files import TEMP_NAME, atomic_write_bytes
+from fsqtok.store.files import TEMP_NAME, atomic_write_bytes
 
 STEP_FILE = re.compile(r"step_(\d{8})\.pt")
 BEST = "best.pt"

@@ -1,11 +1,13 @@
-"""The tokenizer protocol every fsqtok tokenizer and baseline shares (HF-tokenizers/minbpe shape).
+"""The tokenizer protocol every fsqtok tokenizer and baseline shares (HF-tokenizers/minbpe shape),
+and the one id layout: 0 <pad>, 1 <bos>, 2 <eos>, 3..258 the 256 raw bytes, 259.. learned tokens.
 
-Ids 0 <pad>, 1 <bos>, 2 <eos> everywhere. A subclass supplies `encode_bytes`, `decode_bytes`,
-`vocab_size`, `name` and the token tables; text, batch and special handling live here once.
+A subclass supplies `encode_bytes`, `decode_bytes`, `vocab_size`, `name` and the token tables;
+text, batch and special handling, and the protocol checks (`validate`), live here once.
 """
 
 from __future__ import annotations
 
+import random
 from operator import itemgetter
 
 from fsqtok.errors import FsqtokError
@@ -13,6 +15,8 @@ from fsqtok.errors import FsqtokError
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 SPECIAL_TOKENS = {"<pad>": PAD_ID, "<bos>": BOS_ID, "<eos>": EOS_ID}
 N_SPECIAL = len(SPECIAL_TOKENS)
+BYTE_OFFSET = N_SPECIAL  # id of byte 0
+FIRST_LEARNED_ID = BYTE_OFFSET + 256  # first id after the specials and the 256 bytes
 
 
 def to_utf8(text: str) -> bytes:
@@ -95,3 +99,28 @@ class Tokenizer:
             piece = self.decode_bytes([i])
             digest.update(len(piece).to_bytes(4, "little") + piece)
         return digest.hexdigest()[:16]
+
+
+def validation_battery(seed: int = 0) -> list[bytes]:
+    """Fixed inputs every tokenizer must round-trip: empty, ASCII, accents, CJK, emoji, CRLF,
+    NUL, 100 kB without spaces, random bytes (invalid UTF-8 included)."""
+    rng = random.Random(seed)
+    texts = ["", "?", "hello world", "Ünïcödé àccents", "東京は日本の首都です", "emoji 👍🏽🚀 ok",
+             "line one\r\nline two\r\n", "tab\there\x00nul", "a" * 100_000,
+             "The quick brown fox jumps over the lazy dog. " * 20]
+    return [t.encode() for t in texts] + [bytes(rng.randrange(256) for _ in range(n)) for n in (1, 7, 1000)]
+
+
+def validate(tokenizer: Tokenizer) -> dict:
+    """Checks of the protocol; {"ok": bool, "problems": [...], ...}."""
+    problems = []
+    if tokenizer.special_ids != SPECIAL_TOKENS:
+        problems.append(f"special ids {tokenizer.special_ids} != {SPECIAL_TOKENS}")
+    battery = validation_battery()
+    for data in battery:
+        ids = tokenizer.encode_bytes(data)
+        if any(not BYTE_OFFSET <= i < tokenizer.vocab_size for i in ids):
+            problems.append(f"ids out of range for input {data[:20]!r}")
+        if tokenizer.decode_bytes(ids) != data:
+            problems.append(f"round trip failed for input {data[:20]!r}")
+    return {"ok": not problems, "vocab_size": tokenizer.vocab_size, "inputs": len(battery), "problems": problems}

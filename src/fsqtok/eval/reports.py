@@ -10,8 +10,8 @@ import difflib
 import html
 from pathlib import Path
 
-from fsqtok.plots import png_data_uri
-from fsqtok.tracking import flatten
+from fsqtok.eval.plots import png_data_uri
+from fsqtok.store.tracking import flatten
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
@@ -108,8 +108,9 @@ def summary_table(before: dict, after: dict) -> str:
     return table(["metric", "before", "after"], rows)
 
 
-def evaluation_report(metrics: dict, baseline: dict, plot_paths: list[Path], run_meta: dict) -> str:
-    after, before = metrics["reconstruction"], baseline["untrained_autoencoder"]
+def evaluation_report(metrics: dict, before: dict, plot_paths: list[Path], run_meta: dict) -> str:
+    """`before` is the untrained auto-encoder's reconstruction report (baseline_eval)."""
+    after = metrics["reconstruction"]
     sections = [
         f"<p class='meta'>git {esc(run_meta.get('git_rev'))} · params {esc(run_meta.get('params_hash'))} · "
         f"test cases v{esc(after['test_cases_version'])}</p>",

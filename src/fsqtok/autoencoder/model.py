@@ -1,8 +1,9 @@
-"""The byte auto-encoder: chunk bytes -> conv encoder -> FSQ code -> deconv decoder -> byte logits.
+"""The byte auto-encoder: chunk bytes -> conv encoder -> FSQ code -> decoder -> byte logits.
 
-Model code only: forward passes, no loss, no optimizer, no tokenizer. Inputs are padded byte
-ids (B, T) with PAD = 256; the decoder predicts 257 classes per position, class 256 meaning
-"end of chunk", so the chunk length is recovered from the output.
+The decoder is an MLP by default (`decoder: mlp`) or the seed's transposed-conv stack
+(`decoder: deconv`). Model code only: forward passes, no loss, no optimizer, no data packing,
+no tokenizer. Inputs are padded byte ids (B, T) with PAD = 256; the decoder predicts 257
+classes per position, class 256 meaning "end of chunk", so the chunk length is recovered.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fsqtok.autoencoder.fsq import FSQ
 from fsqtok.config import AutoencoderConfig
-from fsqtok.fsq import FSQ
 
 PAD = 256  # input id of a position past the chunk's end; also the "end" output class
 N_CLASSES = 257  # 256 bytes + end
@@ -64,6 +65,10 @@ class ByteAutoEncoder(nn.Module):
         codes, indices = self.encode(byte_ids)
         return self.decode(codes), indices
 
+    def code_features(self, indices: torch.Tensor) -> torch.Tensor:
+        """Code indices (N,) -> the decoder's first hidden layer (N, F): what it spells bytes from."""
+        return self.decoder.features(self.fsq.indices_to_codes(indices))
+
 
 class MLPDecoder(nn.Module):
     """code (B, D) -> two hidden layers -> logits for every position at once (B, T, 257)."""
@@ -76,6 +81,10 @@ class MLPDecoder(nn.Module):
             nn.Linear(width, width), nn.GELU(),
             nn.Linear(width, max_chunk_bytes * N_CLASSES),
         )
+
+    def features(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (B, D) -> first hidden layer (B, width)."""
+        return self.net[1](self.net[0](codes))
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         return self.net(codes).view(codes.shape[0], -1, N_CLASSES)
@@ -98,64 +107,13 @@ class DeconvDecoder(nn.Module):
         )
         self.head = nn.Conv1d(config.deconv_channels[-1], N_CLASSES, 1)
 
+    def features(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (B, D) -> first hidden layer (B, d_latent)."""
+        return F.gelu(self.from_code(codes))
+
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        h = F.gelu(self.from_code(codes))  # (B, d_latent)
+        h = self.features(codes)  # (B, d_latent)
         h = F.gelu(self.from_latent(h)).view(codes.shape[0], -1, self.latent_len)  # (B, C, T_latent)
         for deconv in self.deconvs:
             h = F.gelu(deconv(h))  # (B, C', 2 T) or (B, C', T)
         return self.head(h).transpose(1, 2)  # (B, T, 257)
-
-
-def pack_chunks(chunks: list[bytes], max_chunk_bytes: int) -> torch.Tensor:
-    """Chunks -> (N, max_chunk_bytes) int64 ids, PAD after each chunk's end.
-    Example: ([b"hi"], 4) -> [[104, 105, 256, 256]]"""
-    out = torch.full((len(chunks), max_chunk_bytes), PAD, dtype=torch.int64)
-    if chunks:
-        flat = torch.frombuffer(bytearray(b"".join(chunks)), dtype=torch.uint8).long()
-        lengths = torch.tensor([len(c) for c in chunks])
-        rows = torch.repeat_interleave(torch.arange(len(chunks)), lengths)
-        cols = torch.arange(len(flat)) - torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
-        out[rows, cols] = flat
-    return out
-
-
-def unpack_chunks(ids: torch.Tensor) -> list[bytes]:
-    """(N, T) predicted ids -> chunks, each cut at its first end symbol.
-    Example: [[104, 105, 256, 104]] -> [b"hi"]"""
-    out = []
-    for row in ids.tolist():
-        end = row.index(PAD) if PAD in row else len(row)
-        out.append(bytes(row[:end]))
-    return out
-
-
-@torch.no_grad()
-def encode_chunks(model: ByteAutoEncoder, chunks: list[bytes], batch_size: int = 4096) -> torch.Tensor:
-    """Chunks -> (N,) FSQ code indices, in batches, on the model's device."""
-    device = next(model.parameters()).device
-    ids = pack_chunks(chunks, model.max_chunk_bytes)
-    out = [model.encode(ids[i : i + batch_size].to(device))[1].cpu() for i in range(0, len(ids), batch_size)]
-    return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)
-
-
-@torch.no_grad()
-def decode_indices(model: ByteAutoEncoder, indices: torch.Tensor, batch_size: int = 4096) -> list[bytes]:
-    """(N,) code indices -> the decoder's chunk for each code."""
-    device = next(model.parameters()).device
-    out: list[bytes] = []
-    for i in range(0, len(indices), batch_size):
-        codes = model.fsq.indices_to_codes(indices[i : i + batch_size].to(device))
-        out.extend(unpack_chunks(model.decode(codes).argmax(-1).cpu()))
-    return out
-
-
-def reconstruct_chunks(model: ByteAutoEncoder, chunks: list[bytes]) -> list[bytes]:
-    """The lossy neural round trip of each chunk: encode -> code -> decode."""
-    return decode_indices(model, encode_chunks(model, chunks))
-
-
-def reconstruct_text(model: ByteAutoEncoder, data: bytes) -> bytes:
-    """Bytes -> chunks -> codes -> decoder -> bytes: the lossy neural path."""
-    from fsqtok.chunking import chunk_bytes
-
-    return b"".join(reconstruct_chunks(model, chunk_bytes(data, model.max_chunk_bytes)))

@@ -11,12 +11,22 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from fsqtok.autoencoder import ByteAutoEncoder, decode_indices, encode_chunks
-from fsqtok.chunking import pretokenize, split_long
-from fsqtok.tokenizer import FIRST_PIECE_ID, ChunkVocabulary
+from fsqtok.autoencoder.infer import decode_indices, encode_chunks
+from fsqtok.autoencoder.io import load_autoencoder
+from fsqtok.autoencoder.metrics import code_perplexity
+from fsqtok.autoencoder.model import ByteAutoEncoder
+from fsqtok.config import Params
+from fsqtok.eval.metrics import tokenization_metrics
+from fsqtok.eval.plots import coverage_curve, plot_codebook
+from fsqtok.store.files import read_texts, write_json
+from fsqtok.text.chunking import pretokenize, split_long
+from fsqtok.tokenizers.base import FIRST_LEARNED_ID
+from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
+from fsqtok.tokenizers.vocab import ChunkVocabulary
 
 MAX_JOIN = 3  # most pre-tokens in one multi-piece candidate
 
@@ -100,11 +110,10 @@ def codebook_stats(model: ByteAutoEncoder, chunks: Counter, batch_size: int) -> 
     used, inverse = torch.unique(codes, return_inverse=True)
     per_code = torch.zeros(len(used), dtype=torch.float64).index_add_(0, inverse, weights)
     chunks_per_code = torch.bincount(inverse, minlength=len(used))
-    p = per_code / per_code.sum()
     stats = CodebookStats(
         codebook_size=model.fsq.codebook_size,
         codes_used=len(used),
-        code_perplexity=float(torch.exp(-(p * p.log()).sum())),
+        code_perplexity=code_perplexity(per_code),
         distinct_chunks=len(distinct),
         mean_chunks_per_code=float(chunks_per_code.float().mean()),
         collision_share=float((chunks_per_code > 1).float().mean()),
@@ -136,7 +145,7 @@ def refine(ranked: list[tuple[bytes, int]], n_pieces: int, sample: bytes, rounds
         if not pool:
             break
         usage = Counter(ChunkVocabulary([p for p, _ in vocab], max_bytes).encode_bytes(sample))
-        saved = [usage[FIRST_PIECE_ID + i] * (len(p) - 1) for i, (p, _) in enumerate(vocab)]
+        saved = [usage[FIRST_LEARNED_ID + i] * (len(p) - 1) for i, (p, _) in enumerate(vocab)]
         order = sorted(range(len(vocab)), key=lambda i: saved[i], reverse=True)
         vocab = [vocab[i] for i in order[: len(vocab) - swap]] + pool[:swap]
         pool = pool[swap:]
@@ -164,3 +173,47 @@ def prune(model: ByteAutoEncoder, candidates: Counter, n_pieces: int, batch_size
         candidate_codes=len(set(codes.tolist())),
         verified_codes=len(verified),
     )
+
+
+def refine_sample(texts: list[str], n_bytes: int) -> bytes:
+    """Every 4th train document up to n_bytes: a spread-out sample for usage counts."""
+    return "\n".join(texts[::4]).encode("utf-8", "surrogatepass")[:n_bytes]
+
+
+def occurrence_coverage(code_counts: dict, kept_codes: list[int]) -> float:
+    """Share of train chunk occurrences whose code is one of `kept_codes`.
+    Example: ({1: 3.0, 2: 1.0}, [1]) -> 0.75"""
+    kept = set(kept_codes)
+    return sum(v for c, v in code_counts.items() if c in kept) / max(1.0, sum(code_counts.values()))
+
+
+def run_prune(params: Params, autoencoder: Path, split_dir: Path, out: Path, reports: Path, tracker) -> dict:
+    """The prune stage: codebook use of the train chunks, the verified top-k vocabulary as a
+    tokenizer bundle at `out`, codebook metrics and plots under `reports`."""
+    config = params.prune
+    model, ae_meta = load_autoencoder(autoencoder)
+    train, val = read_texts(split_dir / "train.parquet"), read_texts(split_dir / "val.parquet")
+    chunks, joins = candidate_counts(train, model.max_chunk_bytes)
+    stats, code_counts = codebook_stats(model, chunks, config.batch_size)
+    candidates = select_candidates(chunks, joins, config.max_candidates)
+    vocab = prune(model, candidates, config.vocab_size - FIRST_LEARNED_ID, config.batch_size,
+                  refine_sample(train, config.refine_sample_bytes), config.refine_rounds, config.refine_drop)
+    tokenizer = AutoEncoderTokenizer(vocab.pieces, vocab.codes, model.max_chunk_bytes, model=model)
+    metrics = {
+        **stats.as_metrics(),
+        "vocab_size": tokenizer.vocab_size,
+        "learned_pieces": len(vocab.pieces),
+        "candidates": vocab.candidates,
+        "candidate_codes": vocab.candidate_codes,
+        "verified_codes": vocab.verified_codes,
+        "top_k_occurrence_coverage": occurrence_coverage(code_counts, vocab.codes),
+        "val": tokenization_metrics(tokenizer, val),
+    }
+    tokenizer.save(out, meta={"autoencoder": ae_meta, "codebook": metrics,
+                              "params_hash": params.digest("chunking", "prune")})
+    plot_codebook(stats.rank_frequency, coverage_curve(stats.rank_frequency), reports)
+    write_json(reports / "metrics.json", metrics)
+    tracker.metrics(metrics)
+    for name in ("rank_frequency.png", "coverage.png"):
+        tracker.artifact(reports / name)
+    return metrics

@@ -1,38 +1,47 @@
-"""Evaluation reports shared by baseline_eval and evaluate: the same metrics, before and after."""
+"""The evaluation suite both evaluation stages run, before training (baseline_eval) and after
+(evaluate): reconstruction on the standard test cases and val chunks, tokenizer compression,
+speed and memory."""
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
 
-from fsqtok.metrics import reconstruction_case, speed_metrics, summarize_cases, tokenization_metrics
-from fsqtok.protocol import Tokenizer
+import torch
+
+from fsqtok.autoencoder.infer import reconstruct_text
+from fsqtok.autoencoder.metrics import evaluate_chunks
+from fsqtok.autoencoder.model import ByteAutoEncoder
+from fsqtok.eval.metrics import reconstruction_case, speed_metrics, summarize_cases, tokenization_metrics
+from fsqtok.text.split import take_bytes
+from fsqtok.tokenizers.base import Tokenizer
 
 
 def test_cases() -> tuple[int, list[str]]:
     """(version, strings) of the standard test cases every evaluation runs."""
-    data = json.loads(resources.files("fsqtok").joinpath("data/test_cases.json").read_text("utf-8"))
+    data = json.loads(resources.files("fsqtok.eval").joinpath("test_cases.json").read_text("utf-8"))
     return data["version"], data["cases"]
 
 
-def reconstruction_report(model, val_chunks, device) -> dict:
-    """The neural path on the test cases and on val chunk occurrences."""
-    import math
-
-    from fsqtok.autoencoder import reconstruct_text
-    from fsqtok.train_autoencoder import evaluate_chunks
-
+def reconstruction_report(model: ByteAutoEncoder, chunks: torch.Tensor) -> dict:
+    """The neural path on the test cases and on chunk occurrences (M, T) of a split, on CPU."""
     version, cases = test_cases()
     per_case = [reconstruction_case(t, reconstruct_text(model, t.encode()).decode("utf-8", "replace"))
                 for t in cases]
-    chunks = evaluate_chunks(model, val_chunks, 4096, device)
-    chunks["perplexity"] = math.exp(chunks["loss"])
+    chunk_metrics = evaluate_chunks(model, chunks, 4096, torch.device("cpu"))
+    chunk_metrics["perplexity"] = math.exp(chunk_metrics["loss"])
     return {"test_cases_version": version, "test_cases": summarize_cases(per_case),
-            "val_chunks": chunks, "cases": per_case}
+            "val_chunks": chunk_metrics, "cases": per_case}
+
+
+def without_cases(report: dict) -> dict:
+    """A reconstruction report's numbers: the per-case texts belong in reports, not metrics."""
+    return {k: v for k, v in report.items() if k != "cases"}
 
 
 def tokenizer_report(tokenizer: Tokenizer, texts: list[str], speed_text: str, repeats: int) -> dict:
@@ -41,21 +50,15 @@ def tokenizer_report(tokenizer: Tokenizer, texts: list[str], speed_text: str, re
             **speed_metrics(tokenizer, speed_text, repeats)}
 
 
-def speed_sample(texts: list[str], n_bytes: int) -> str:
-    """The first documents of `texts` up to about n_bytes UTF-8 bytes, joined."""
-    taken, total = [], 0
-    for text in texts:
-        if total >= n_bytes:
-            break
-        taken.append(text)
-        total += len(text.encode("utf-8"))
-    return "\n".join(taken)
+def speed_text(texts: list[str], n_bytes: int) -> str:
+    """The leading documents of `texts` within n_bytes, one per line: the text speed is timed on."""
+    return "\n".join(take_bytes(texts, n_bytes)[0])
 
 
 # Peak RSS from VmHWM: ru_maxrss would report the parent's peak, since Linux keeps it across exec.
 MEMORY_PROBE = """
 import re, sys
-from fsqtok.loading import load_tokenizer
+from fsqtok.tokenizers.loading import load_tokenizer
 tokenizer = load_tokenizer(sys.argv[1])
 tokenizer.encode(open(sys.argv[2], encoding="utf-8").read())
 print(int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) / 1024)

@@ -1,0 +1,83 @@
+"""Auto-encoder data: chunks packed as padded byte ids, the seeded training stream, val samples."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from fsqtok.autoencoder.model import PAD
+from fsqtok.config import PretrainConfig
+from fsqtok.text.chunking import iter_text_chunks, training_segments
+
+
+def pack_chunks(chunks: list[bytes], max_chunk_bytes: int) -> torch.Tensor:
+    """Chunks -> (N, max_chunk_bytes) int64 ids, PAD after each chunk's end.
+    Example: ([b"hi"], 4) -> [[104, 105, 256, 256]]"""
+    out = torch.full((len(chunks), max_chunk_bytes), PAD, dtype=torch.int64)
+    if chunks:
+        flat = torch.frombuffer(bytearray(b"".join(chunks)), dtype=torch.uint8).long()
+        lengths = torch.tensor([len(c) for c in chunks])
+        rows = torch.repeat_interleave(torch.arange(len(chunks)), lengths)
+        cols = torch.arange(len(flat)) - torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+        out[rows, cols] = flat
+    return out
+
+
+def unpack_chunks(ids: torch.Tensor) -> list[bytes]:
+    """(N, T) predicted ids -> chunks, each cut at its first end symbol.
+    Example: [[104, 105, 256, 104]] -> [b"hi"]"""
+    out = []
+    for row in ids.tolist():
+        end = row.index(PAD) if PAD in row else len(row)
+        out.append(bytes(row[:end]))
+    return out
+
+
+def segment_tensor(texts, config: PretrainConfig, max_chunk_bytes: int, seed: int) -> torch.Tensor:
+    """Train segment occurrences (chunks, pre-token runs, pieces; see training_segments) as ids."""
+    rng = random.Random(seed)
+    segments = [s for text in texts for s in training_segments(
+        text.encode("utf-8", "surrogatepass"), max_chunk_bytes, rng, config.join_rate, config.split_rate)]
+    return pack_chunks(segments, max_chunk_bytes)
+
+
+def chunk_tensor(texts, max_chunk_bytes: int, limit: int = 0, seed: int = 0) -> torch.Tensor:
+    """Every chunk occurrence of `texts` as (N, max_chunk_bytes) ids; with `limit`, a seeded
+    random sample of that many occurrences (documents are stored grouped by source)."""
+    chunks = pack_chunks(list(iter_text_chunks(texts, max_chunk_bytes)), max_chunk_bytes)
+    if limit and len(chunks) > limit:
+        generator = torch.Generator().manual_seed(seed)
+        chunks = chunks[torch.randperm(len(chunks), generator=generator)[:limit]]
+    return chunks
+
+
+class ChunkStream:
+    """Train chunk occurrences (N, T) in a seeded order: epoch e is permutation(seed + e).
+    Its whole state is (epoch, offset), so a resumed run sees exactly the same batches."""
+
+    def __init__(self, chunks: torch.Tensor, seed: int, epoch: int = 0, offset: int = 0):
+        self.chunks, self.seed, self.epoch, self.offset = chunks, seed, epoch, offset
+        self._perm_epoch, self._perm = -1, torch.empty(0, dtype=torch.int64)
+
+    def _permutation(self) -> torch.Tensor:
+        if self._perm_epoch != self.epoch:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            self._perm = torch.randperm(len(self.chunks), generator=generator)
+            self._perm_epoch = self.epoch
+        return self._perm
+
+    def next_batch(self, size: int) -> torch.Tensor:
+        """(size, T): the next `size` occurrences, continuing into the next epoch when needed."""
+        parts, needed = [], size
+        while needed:
+            if self.offset >= len(self.chunks):
+                self.epoch, self.offset = self.epoch + 1, 0
+            take = self._permutation()[self.offset : self.offset + needed]
+            parts.append(take)
+            self.offset += len(take)
+            needed -= len(take)
+        return self.chunks[torch.cat(parts)]
+
+    def state(self) -> dict:
+        return {"epoch": self.epoch, "offset": self.offset}

@@ -1,0 +1,182 @@
+"""Auto-encoder pre-training: seeded data order, warmup + cosine AdamW, evaluation, resume,
+and the pretrain stage's run (data in, bundle, curve and metrics out).
+
+Apart from the model: the loss is per-position cross-entropy over 257 classes (bytes + end),
+so the model learns both the bytes and where the chunk stops.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from fsqtok.autoencoder.data import ChunkStream, chunk_tensor, segment_tensor
+from fsqtok.autoencoder.io import save_autoencoder
+from fsqtok.autoencoder.metrics import evaluate_chunks, reconstruction_loss
+from fsqtok.autoencoder.model import ByteAutoEncoder
+from fsqtok.config import Params, PretrainConfig
+from fsqtok.runtime.device import resolve_device
+from fsqtok.runtime.optim import adamw, set_lr, warmup_cosine
+from fsqtok.runtime.precision import autocast
+from fsqtok.store.checkpoint import Checkpointer, load_checkpoint
+from fsqtok.store.files import read_texts, write_csv, write_json
+
+# The params sections the pretrain stage reads: logged to MLflow and hashed into the bundle's meta.
+SECTIONS = ["seed", "device", "precision", "chunking", "autoencoder", "fsq", "pretrain"]
+
+
+@dataclass
+class TrainState:
+    """Everything a resumed run needs besides the weights and optimizer."""
+
+    step: int = 0
+    best_exact: float = -1.0
+    best_step: int = 0
+    history: list[dict] = field(default_factory=list)  # one row per evaluation (the curve)
+
+
+def training_fingerprint(params: Params) -> str:
+    """Checkpoints are reused only by a run with the same data, model and schedule."""
+    return params.digest("seed", "corpus", "split", "chunking", "autoencoder", "fsq", "pretrain")
+
+
+def make_checkpoint(model, optimizer, stream: ChunkStream, state: TrainState, fingerprint: str) -> dict:
+    return {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "data": stream.state(),
+        "step": state.step,
+        "best_exact": state.best_exact,
+        "best_step": state.best_step,
+        "history": state.history,
+        "fingerprint": fingerprint,
+    }
+
+
+def restore(checkpoint: dict, model, optimizer, stream: ChunkStream) -> TrainState:
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    torch.set_rng_state(checkpoint["torch_rng"])
+    stream.epoch, stream.offset = checkpoint["data"]["epoch"], checkpoint["data"]["offset"]
+    return TrainState(checkpoint["step"], checkpoint["best_exact"], checkpoint["best_step"],
+                      list(checkpoint["history"]))
+
+
+def make_optimizer(model, config: PretrainConfig) -> torch.optim.Optimizer:
+    """AdamW; biases, norms and the byte embedding are not decayed."""
+    return adamw(model, config.lr, config.weight_decay, decay_embeddings=False)
+
+
+def train_step(model: ByteAutoEncoder, optimizer: torch.optim.Optimizer, batch: torch.Tensor,
+               precision: str, grad_clip: float) -> torch.Tensor:
+    """One optimizer step on `batch` (B, T) padded byte ids; returns the loss."""
+    with autocast(batch.device, precision):
+        logits, _ = model(batch)
+    loss = reconstruction_loss(logits, batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss
+
+
+@dataclass
+class PretrainRun:
+    params: Params
+    train_chunks: torch.Tensor  # (N, T) padded byte ids
+    val_chunks: torch.Tensor  # (M, T)
+    checkpoints: Checkpointer
+    device: torch.device
+    on_eval: Callable[[dict], None] = lambda row: None  # e.g. log to MLflow
+    progress: bool = True
+
+    def run(self, resume_from=None, stop_after: int | None = None) -> tuple[ByteAutoEncoder, TrainState]:
+        """Train to params.pretrain.steps, or stop once step `stop_after` (an absolute step) is
+        done; returns the best model (by val exact match) and the final state."""
+        config, fingerprint = self.params.pretrain, training_fingerprint(self.params)
+        torch.manual_seed(self.params.seed)
+        model = ByteAutoEncoder(self.params.autoencoder, self.params.fsq.levels,
+                                self.params.chunking.max_chunk_bytes).to(self.device)
+        optimizer = make_optimizer(model, config)
+        stream = ChunkStream(self.train_chunks, self.params.seed)
+        state = TrainState()
+        source = resume_from or self.checkpoints.latest()
+        if source is not None:
+            checkpoint = load_checkpoint(source)
+            if resume_from is not None or checkpoint.get("fingerprint") == fingerprint:
+                state = restore(checkpoint, model, optimizer, stream)
+                print(f"pretrain: resumed from {source} at step {state.step}")
+        end = min(config.steps, stop_after or config.steps)
+        self._loop(model, optimizer, stream, state, end, fingerprint)
+        return self.best_model(model), state
+
+    def _loop(self, model, optimizer, stream, state: TrainState, end: int, fingerprint: str) -> None:
+        config = self.params.pretrain
+        bar = tqdm(total=end, initial=state.step, desc="pretrain", disable=not self.progress, mininterval=2)
+        started, started_step = time.perf_counter(), state.step
+        while state.step < end:
+            set_lr(optimizer, config.lr * warmup_cosine(state.step, config.steps, config.warmup_steps,
+                                                        config.min_lr_ratio))
+            x = stream.next_batch(config.batch_size).to(self.device)
+            loss = train_step(model, optimizer, x, self.params.precision, config.grad_clip)
+            state.step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            if state.step % config.eval_every == 0 or state.step == config.steps:
+                rate = (state.step - started_step) / (time.perf_counter() - started)
+                self._evaluate(model, state, float(loss.item()), rate)
+                bar.set_postfix(val_acc=f"{state.history[-1]['byte_accuracy']:.3f}")
+            if state.step % config.checkpoint_every == 0 or state.step == config.steps:
+                self.checkpoints.save(make_checkpoint(model, optimizer, stream, state, fingerprint), state.step)
+        bar.close()
+
+    def _evaluate(self, model, state: TrainState, train_loss: float, steps_per_s: float) -> None:
+        metrics = evaluate_chunks(model, self.val_chunks, 4096, self.device)
+        row = {"step": state.step, "train_loss": train_loss, **metrics, "steps_per_s": steps_per_s}
+        state.history.append(row)
+        if metrics["exact_match"] > state.best_exact:
+            state.best_exact, state.best_step = metrics["exact_match"], state.step
+            self.checkpoints.save_best({"model": model.state_dict(), "step": state.step})
+        self.on_eval(row)
+
+    def best_model(self, model: ByteAutoEncoder) -> ByteAutoEncoder:
+        if self.checkpoints.best_path.exists():
+            model.load_state_dict(load_checkpoint(self.checkpoints.best_path)["model"])
+        return model.cpu().eval()
+
+
+def run_pretrain(params: Params, split_dir: Path, out: Path, checkpoint_dir: Path, reports: Path, tracker,
+                 resume: Path | None = None, stop_after: int | None = None) -> dict | None:
+    """The pretrain stage: train (resuming from the latest checkpoint of the same config), then
+    write the best model's bundle to `out` and curve.csv + metrics.json to `reports`.
+    Returns the summary, or None when stopped early by `stop_after`."""
+    max_bytes = params.chunking.max_chunk_bytes
+    train, val = read_texts(split_dir / "train.parquet"), read_texts(split_dir / "val.parquet")
+    run = PretrainRun(
+        params=params,
+        train_chunks=segment_tensor(train, params.pretrain, max_bytes, params.seed),
+        val_chunks=chunk_tensor(val, max_bytes, params.pretrain.eval_chunks, params.seed),
+        checkpoints=Checkpointer(checkpoint_dir / training_fingerprint(params), params.pretrain.keep_checkpoints),
+        device=resolve_device(params.device),
+        on_eval=lambda row: tracker.metrics(row, step=row["step"]),
+    )
+    model, state = run.run(resume_from=resume, stop_after=stop_after)
+    if state.step < params.pretrain.steps:
+        return None
+    best = next(row for row in state.history if row["step"] == state.best_step)
+    summary = {"steps": state.step, "best_step": state.best_step, "best": best, "final": state.history[-1],
+               "params": sum(p.numel() for p in model.parameters())}
+    save_autoencoder(model, out, meta={"step": state.best_step, "metrics": best,
+                                       "params_hash": params.digest(*SECTIONS)})
+    write_csv(reports / "curve.csv", state.history)
+    write_json(reports / "metrics.json", summary)
+    tracker.metrics({"best": best, "final": summary["final"]})
+    tracker.artifact(reports / "curve.csv")
+    return summary

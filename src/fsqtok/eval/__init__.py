@@ -1,0 +1,1 @@
+"""Measuring: metrics, the evaluation stages, HTML reports, plots and benchmarks."""

@@ -1,0 +1,76 @@
+"""The evaluate stage: the trained tokenizer against the untrained auto-encoder and the other
+tokenizers, on val and test -> metrics.json and one offline report.html with plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fsqtok.autoencoder.data import chunk_tensor
+from fsqtok.config import Params
+from fsqtok.eval.plots import plot_bars, plot_lines
+from fsqtok.eval.reports import evaluation_report
+from fsqtok.eval.suite import (
+    reconstruction_report,
+    resident_memory_mb,
+    speed_text,
+    tokenizer_report,
+    without_cases,
+)
+from fsqtok.store.files import atomic_write_bytes, read_csv, read_json, read_texts, write_json
+from fsqtok.store.provenance import git_rev
+from fsqtok.tokenizers.loading import load_tokenizer, tokenizer_paths
+
+SECTIONS = ["seed", "chunking", "evaluate"]  # the params it reads
+
+
+def run_evaluate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir: Path, untrained: Path,
+                 curve: Path, codebook_dir: Path, out_dir: Path, tracker) -> dict:
+    config = params.evaluate
+    texts = {split: read_texts(split_dir / f"{split}.parquet") for split in ("val", "test")}
+    paths = tokenizer_paths(tokenizer_dir, baselines_dir)
+    tokenizers = {name: load_tokenizer(path) for name, path in paths.items()}
+    model = tokenizers["fsqtok"].model
+    on = {split: reconstruction_report(model, chunk_tensor(texts[split], model.max_chunk_bytes,
+                                                           config.max_chunks, params.seed)) for split in texts}
+    reconstruction = {**on["val"], "test_chunks": on["test"]["val_chunks"]}
+    timed = speed_text(texts["val"], config.speed_bytes)
+    metrics = {"reconstruction": reconstruction, "tokenizers": {
+        split: {name: tokenizer_report(tok, split_texts, timed, config.speed_repeats)
+                for name, tok in tokenizers.items()} for split, split_texts in texts.items()}}
+    for name, path in paths.items():
+        metrics["tokenizers"]["val"][name]["resident_mb"] = resident_memory_mb(path, timed)
+    before = read_json(untrained)
+    metrics["headline"] = headline(metrics, before)
+    plots = draw_plots(metrics, curve, out_dir) + [codebook_dir / "rank_frequency.png"]
+    run_meta = {"git_rev": git_rev(), "params_hash": params.digest(*SECTIONS)}
+    atomic_write_bytes(out_dir / "report.html", evaluation_report(metrics, before, plots, run_meta).encode())
+    write_json(out_dir / "metrics.json", {**metrics, "reconstruction": without_cases(reconstruction)})
+    tracker.metrics({"headline": metrics["headline"], "tokenizers": metrics["tokenizers"]})
+    tracker.artifact(out_dir / "report.html")
+    return metrics
+
+
+def headline(metrics: dict, before: dict) -> dict:
+    """The numbers a reader looks at first: reconstruction before/after, compression vs BPE."""
+    val, after = metrics["tokenizers"]["val"], metrics["reconstruction"]["val_chunks"]
+    return {
+        "byte_accuracy_before": before["val_chunks"]["byte_accuracy"],
+        "byte_accuracy_after": after["byte_accuracy"],
+        "exact_match_after": after["exact_match"],
+        "fsqtok_bytes_per_token": val["fsqtok"]["bytes_per_token"],
+        "bpe_bytes_per_token": val["bpe"]["bytes_per_token"],
+        "fsqtok_vs_bpe_compression": val["fsqtok"]["bytes_per_token"] / val["bpe"]["bytes_per_token"],
+        "fsqtok_lossless_rate": val["fsqtok"]["lossless_rate"],
+    }
+
+
+def draw_plots(metrics: dict, curve: Path, out_dir: Path) -> list[Path]:
+    val = metrics["tokenizers"]["val"]
+    paths = [out_dir / "bytes_per_token.png", out_dir / "fallback_share.png"]
+    plot_bars({n: m["bytes_per_token"] for n, m in val.items()}, paths[0], "Compression on val", "bytes / token")
+    plot_bars({n: 1 - m["learned_byte_share"] for n, m in val.items()}, paths[1],
+              "Bytes left to byte fallback (val)", "share of bytes")
+    if curve.exists():
+        paths.append(out_dir / "training_curve.png")
+        plot_lines(read_csv(curve), "step", ["byte_accuracy", "exact_match"], paths[-1], "Pretrain (val)")
+    return paths

@@ -1,0 +1,108 @@
+"""The integrate stage: one small LM per tokenizer in lm.tokenizers with the same shape, steps,
+tokens per batch and context, scored in bits-per-byte on identical val bytes."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import torch
+
+from fsqtok.config import LMConfig, Params
+from fsqtok.eval.plots import plot_lines
+from fsqtok.lm.data import encode_documents, pack
+from fsqtok.lm.embedding_init import init_from_codes
+from fsqtok.lm.io import save_lm
+from fsqtok.lm.model import Transformer, TransformerConfig
+from fsqtok.lm.sample import generate
+from fsqtok.lm.train import bits_per_byte, train_lm
+from fsqtok.runtime.device import resolve_device
+from fsqtok.store.files import read_texts, write_csv, write_json
+from fsqtok.text.split import take_bytes
+from fsqtok.tokenizers.base import BOS_ID, EOS_ID, Tokenizer
+from fsqtok.tokenizers.loading import load_tokenizer, tokenizer_paths
+
+SECTIONS = ["seed", "device", "precision", "lm"]  # the params it reads
+
+
+def train_one(tokenizer: Tokenizer, train: list[str], val_rows, val_bytes: int, params: Params, seed: int):
+    """One LM for one tokenizer and seed: the same shape, steps, batch and context for every
+    tokenizer; `seed` sets the init and the data order. Returns (model, curve)."""
+    config, device = params.lm, resolve_device(params.device)
+    budget = config.steps * config.batch_size * config.context_tokens
+    train_rows = pack(encode_documents(tokenizer.encode, train, budget, seed), config.context_tokens,
+                      BOS_ID, EOS_ID, seed)
+    torch.manual_seed(seed)
+    model = Transformer(TransformerConfig(tokenizer.vocab_size, config.n_layer, config.n_head,
+                                          config.d_model, config.context_tokens)).to(device)
+    if config.init_from_codes and tokenizer.name == "fsqtok":
+        init_from_codes(model, tokenizer)
+
+    def evaluate(step: int) -> dict:
+        return bits_per_byte(model, *val_rows, val_bytes, 64, device)
+
+    curve = train_lm(model, *train_rows, config, device, seed, evaluate, tokenizer.name, params.precision)
+    return model, curve
+
+
+def lm_row(tokenizer: Tokenizer, model: Transformer, curves: dict[str, list[dict]], val_bytes: int) -> dict:
+    """The table row of one tokenizer: size, tokens seen, and val BPB as mean, spread and per seed
+    over `curves` ({seed: curve})."""
+    final = next(iter(curves.values()))[-1]
+    bpbs = {seed: curve[-1]["bpb"] for seed, curve in curves.items()}
+    return {"tokenizer": tokenizer.name, "vocab_size": tokenizer.vocab_size, **model.parameter_counts(),
+            "tokens_seen": final["tokens_seen"],
+            "bytes_seen": round(final["tokens_seen"] * val_bytes / max(1, final["val_tokens"])),
+            "val_bytes": val_bytes, "val_tokens": final["val_tokens"], "val_bpb": statistics.mean(bpbs.values()),
+            "val_bpb_std": statistics.pstdev(bpbs.values()), "val_bpb_per_seed": bpbs,
+            "tokens_per_s": final["tokens_per_s"]}
+
+
+def samples(model: Transformer, tokenizer: Tokenizer, config: LMConfig, seed: int) -> list[str]:
+    """A continuation of each of lm.prompts, prompt included."""
+    return [prompt + tokenizer.decode(generate(model, tokenizer.encode(prompt, add_bos=True), config.sample_tokens,
+                                               EOS_ID, config.temperature, config.top_k, config.top_p, seed))
+            for prompt in config.prompts]
+
+
+def run_integrate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir: Path, models: Path,
+                  reports: Path, tracker) -> dict:
+    """Trains lm.seeds LMs per tokenizer; saves the first seed's LM to models/<tokenizer>/ and
+    writes metrics.json, bpb.csv, bpb.png and samples.json under `reports`."""
+    config, paths = params.lm, tokenizer_paths(tokenizer_dir, baselines_dir)
+    train = read_texts(split_dir / "train.parquet")
+    val, val_bytes = take_bytes(read_texts(split_dir / "val.parquet"), config.max_val_bytes)
+    table, curve_rows, sampled = {}, [], {}
+    for name in config.tokenizers:
+        tokenizer = load_tokenizer(paths[name])
+        val_rows = pack([tokenizer.encode(t) for t in val], config.context_tokens, BOS_ID, EOS_ID, None)
+        models_by_seed, curves = {}, {}
+        for seed in range(params.seed, params.seed + config.seeds):
+            run_name = f"integrate/{name}" + (f"/seed{seed}" if config.seeds > 1 else "")
+            with tracker.child(run_name, {"tokenizer": name, "seed": str(seed)}) as child:
+                models_by_seed[str(seed)], curves[str(seed)] = train_one(tokenizer, train, val_rows, val_bytes,
+                                                                         params, seed)
+                for row in curves[str(seed)]:
+                    child.metrics({k: v for k, v in row.items() if k != "step"}, step=row["step"])
+        model, curve = models_by_seed[str(params.seed)], curves[str(params.seed)]  # the one saved and sampled
+        table[name] = lm_row(tokenizer, model, curves, val_bytes)
+        curve_rows += [{"tokenizer": name, **row} for row in curve]
+        sampled[name] = samples(model, tokenizer, config, params.seed)
+        save_lm(model.cpu(), tokenizer, models / name, meta={"curve": curve, "row": table[name]})
+    if "fsqtok" in table and "bpe" in table:
+        table["fsqtok_vs_bpe_bpb_ratio"] = table["fsqtok"]["val_bpb"] / table["bpe"]["val_bpb"]
+    write_report(reports, table, curve_rows, sampled, config.tokenizers)
+    tracker.metrics(table)
+    for file in ("bpb.png", "samples.json"):
+        tracker.artifact(reports / file)
+    return table
+
+
+def write_report(reports: Path, table: dict, curve_rows: list[dict], sampled: dict, names: list[str]) -> None:
+    write_csv(reports / "bpb.csv", curve_rows)
+    wide = {}  # step -> {step, <tokenizer>: bpb, ...}
+    for row in curve_rows:
+        wide.setdefault(row["step"], {"step": row["step"]})[row["tokenizer"]] = row["bpb"]
+    plot_lines(list(wide.values()), "step", list(names), reports / "bpb.png", "Val bits-per-byte")
+    write_json(reports / "metrics.json", table)
+    write_json(reports / "samples.json", sampled)

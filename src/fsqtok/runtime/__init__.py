@@ -1,0 +1,1 @@
+"""How training runs: device and threads, precision, the optimizer recipe and its schedule."""

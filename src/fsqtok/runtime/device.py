@@ -1,0 +1,38 @@
+"""Where tensors run: `device: auto` picks CUDA when present; CPU threads sized for small machines;
+evaluation mode that gives the model back in the mode it was in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+from fsqtok.errors import FsqtokError
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto -> cuda if available else cpu; cuda without a GPU is a clear error."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise FsqtokError("device: cuda was asked for but no CUDA GPU is visible; use device: auto or cpu")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def set_threads(threads: int) -> None:
+    """0 = one thread per core (os.sched_getaffinity respects cgroup/taskset limits)."""
+    torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
+
+
+@contextmanager
+def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Eval mode without gradients inside the block; the model's previous mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)

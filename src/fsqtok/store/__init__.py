@@ -1,0 +1,1 @@
+"""What is kept: atomic files, bundles, checkpoints, provenance and MLflow tracking."""

@@ -1,0 +1,1 @@
+"""Text in: corpus sources, the document split, and chunking into pre-tokens and pieces (no torch)."""
