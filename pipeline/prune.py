@@ -23,6 +23,9 @@ def main(
         set_threads(0)
         with stage_run("prune", params, ["chunking", "prune"]) as tracker:
             metrics = run_prune(params, autoencoder, split_dir, out, reports, tracker)
+        if metrics["vocab_shortfall"]:
+            print(f"prune: warning: prune.vocab_size asks for {params.prune.vocab_size} ids but only "
+                  f"{metrics['vocab_size']} verify; pretrain longer or lower prune.vocab_size")
         print(f"prune: {metrics['learned_pieces']} verified pieces (vocab {metrics['vocab_size']}); "
               f"val bytes/token {metrics['val']['bytes_per_token']:.3f} -> {out}")
 

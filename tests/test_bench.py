@@ -23,13 +23,16 @@ def test_bench_writes_a_well_formed_report(tmp_path):
     pd.DataFrame({"text": TEXTS}).to_parquet(tmp_path / "val.parquet")
     (tmp_path / "params.yaml").write_text("pretrain:\n  batch_size: 32\n")  # the auto-encoder trains as these say
     (tmp_path / "README.md").write_text("# x\n<!-- bench:start -->\nstale table\n<!-- bench:end -->\ntail\n")
-    run(["fsqtok", "bench", "--split", "val.parquet", "--repeats", "1", "--max-bytes", "2000"], tmp_path)
+    run(["fsqtok", "bench", "--split", "val.parquet", "--repeats", "1", "--max-bytes", "2000",
+         "--large-bytes", "3000000"], tmp_path)
     report = json.loads((tmp_path / "reports/bench/metrics.json").read_text())
     assert set(report["tokenizers"]) == {"fsqtok", "bpe", "word", "byte", "tiktoken"}
     for row in report["tokenizers"].values():
         assert row["encode_mb_s"] > 0 and row["decode_mb_s"] > 0 and row["batch_encode_mb_s"] > 0
     assert report["tokenizers"]["bpe"]["tokens"] == report["tokenizers"]["tiktoken"]["tokens"]
     assert 0 < report["tokenizers"]["fsqtok"]["resident_mb"] < 1000
+    assert report["large_encode"]["bytes"] == 3_000_000
+    assert report["tokenizers"]["fsqtok"]["resident_mb"] < report["large_encode"]["fsqtok_peak_mb"] < 1000
     assert report["autoencoder"]["train_steps_per_s"] > 0 and report["autoencoder"]["train_batch_size"] == 32
     readme = (tmp_path / "README.md").read_text()
     assert "nan" not in readme and "| tiktoken |" in readme

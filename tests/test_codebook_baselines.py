@@ -1,3 +1,4 @@
+import json
 from collections import Counter
 
 import pytest
@@ -11,7 +12,7 @@ from fsqtok.autoencoder.metrics import reconstruction_loss
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import params_from_dict
 from fsqtok.errors import FsqtokError
-from fsqtok.store.bundle import BundleError
+from fsqtok.store.bundle import BundleError, write_bundle
 from fsqtok.tokenizers.base import validate
 from fsqtok.tokenizers.baselines import BPETokenizer, ByteTokenizer, WordTokenizer
 from fsqtok.tokenizers.codebook import (
@@ -86,6 +87,10 @@ def test_table_ids_equal_neural_ids_where_reconstruction_is_exact(small_model, t
     assert loaded.encode(" ".join(TEXTS)) == tok.encode(" ".join(TEXTS))
     assert loaded.reconstruct("the earth") == tok.reconstruct("the earth")
     (path / "vocab.json").write_text('{"pieces": ["zz"], "codes": [1]}')
+    with pytest.raises(BundleError, match="vocab.json: SHA-256 differs from meta.json"):
+        AutoEncoderTokenizer.load(path)
+    config = json.loads((path / "config.json").read_text())  # a bundle written with a broken vocabulary
+    write_bundle(path, "fsqtok.tokenizer", config, files={"vocab.json": b'{"pieces": ["zz"], "codes": [1]}'})
     with pytest.raises(BundleError, match="vocab.json: malformed vocabulary"):
         AutoEncoderTokenizer.load(path)
 
@@ -117,10 +122,12 @@ def test_word_and_byte_baselines(tmp_path):
 def test_baselines_reject_ids_outside_their_table(bpe):
     for tok in (bpe, ByteTokenizer(), WordTokenizer([b"the"])):
         assert tok.decode_bytes([tok.vocab_size - 1]) == tok.decode_bytes([tok.vocab_size - 1, 0, 1, 2])
-        for bad in (-1, tok.vocab_size, "3"):
+        for bad in (-1, tok.vocab_size):
             with pytest.raises(FsqtokError, match=f"token id {bad!r} is out of range \\[0, {tok.vocab_size}\\) "
                                                   f"for {tok.name}"):
                 tok.decode_bytes([3, bad])
+        with pytest.raises(FsqtokError, match="token id '3' is not an integer"):
+            tok.decode_bytes([3, "3"])
 
 
 @settings(max_examples=100)

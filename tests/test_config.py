@@ -19,7 +19,7 @@ def test_repo_params_file_is_valid():
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"pretrain": {"lr": "fast"}}, "pretrain.lr: must be a number, got 'fast'"),
+        ({"pretrain": {"lr": "fast"}}, "pretrain.lr: must be a finite number, got 'fast'"),
         ({"pretrain": {"lr": -1}}, "pretrain.lr: must be > 0, got -1.0"),
         ({"pretrain": {"stepz": 3}}, "pretrain.stepz: unknown key; allowed: steps,"),
         ({"colour": 1}, "colour: unknown key; allowed: seed, device,"),

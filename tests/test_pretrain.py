@@ -9,13 +9,13 @@ import yaml
 
 from conftest import run
 from fsqtok.autoencoder.data import ChunkStream, chunk_tensor, pack_chunks, unpack_chunks
-from fsqtok.autoencoder.io import load_autoencoder, save_autoencoder
+from fsqtok.autoencoder.io import autoencoder_config, load_autoencoder, save_autoencoder
 from fsqtok.autoencoder.metrics import code_perplexity, evaluate_chunks
 from fsqtok.autoencoder.model import PAD, ByteAutoEncoder
 from fsqtok.autoencoder.train import PretrainRun
 from fsqtok.config import params_from_dict
 from fsqtok.runtime.optim import warmup_cosine
-from fsqtok.store.bundle import BundleError
+from fsqtok.store.bundle import BundleError, write_bundle
 from fsqtok.store.checkpoint import Checkpointer, load_checkpoint
 
 TEXTS = ["In the beginning God created the heaven and the earth.",
@@ -25,7 +25,7 @@ TEXTS = ["In the beginning God created the heaven and the earth.",
 def make_run(tiny_params, directory, **pretrain):
     params = params_from_dict({**tiny_params, "pretrain": {**tiny_params["pretrain"], **pretrain}})
     chunks = chunk_tensor(TEXTS, params.chunking.max_chunk_bytes)
-    return PretrainRun(params, chunks, chunks, Checkpointer(directory, 2), torch.device("cpu"), progress=False)
+    return PretrainRun(params, chunks, chunks, Checkpointer(directory, 2), "key", torch.device("cpu"), progress=False)
 
 
 def test_pack_unpack_and_shapes():
@@ -93,11 +93,14 @@ def test_resume_is_exact(tiny_params, tmp_path):
     assert final["data"] == load_checkpoint(tmp_path / "a" / "step_00000006.pt")["data"]
 
 
-def test_checkpoints_keep_last_k_and_best(tiny_params, tmp_path):
+def test_checkpoints_keep_last_k_and_the_best_weights(tiny_params, tmp_path):
     run_ = make_run(tiny_params, tmp_path / "c", steps=9, checkpoint_every=3)
-    run_.run()
+    model, state = run_.run()
     assert [p.name for p in run_.checkpoints.step_files()] == ["step_00000006.pt", "step_00000009.pt"]
-    assert run_.checkpoints.best_path.exists()
+    final = load_checkpoint(tmp_path / "c" / "step_00000009.pt")
+    assert final["best_step"] == state.best_step and set(final["best_model"]) == set(model.state_dict())
+    for name, tensor in model.state_dict().items():  # the returned model is the best one
+        assert torch.equal(tensor, final["best_model"][name]), name
 
 
 def test_sigkill_then_rerun_resumes(pipeline_repo, tiny_params):
@@ -117,9 +120,8 @@ def test_sigkill_then_rerun_resumes(pipeline_repo, tiny_params):
     # The kill may cut a write short: only its temp file is partial, every checkpoint name loads.
     [run_dir] = list(checkpoints.iterdir())
     named = [f for f in run_dir.iterdir() if not f.name.startswith(".")]
-    assert named and all(f.name == "best.pt" or f.name.startswith("step_") for f in named)
-    states = {f.name: load_checkpoint(f) for f in named}
-    steps = [state["step"] for name, state in states.items() if name.startswith("step_")]
+    assert named and all(f.name.startswith("step_") for f in named)
+    steps = [load_checkpoint(f)["step"] for f in named]
     assert steps and all(s % 2 == 0 for s in steps)
     (run_dir / ".step_99999998.pt.tmp-12345").write_bytes(b"half a checkpoint")  # as a kill mid-write leaves
     rerun = run(["python", "pipeline/pretrain.py"], pipeline_repo)
@@ -139,11 +141,12 @@ def test_bundle_errors_name_the_file(tmp_path):
     assert torch.equal(loaded.eval()(x)[0], model.eval()(x)[0])
 
     (path / "model.safetensors").write_bytes(b"garbage")
-    with pytest.raises(BundleError, match=r"ae/model.safetensors: corrupt safetensors file"):
+    with pytest.raises(BundleError, match=r"ae/model.safetensors: SHA-256 differs from meta.json"):
         load_autoencoder(path)
-    save_autoencoder(model, path)
-    config = (path / "config.json").read_text().replace('"d_latent": 16', '"d_latent": 32')
-    (path / "config.json").write_text(config)
+    wrong = params_from_dict({"autoencoder": {"conv_channels": [8, 8, 8], "deconv_channels": [8, 8, 8],
+                                              "d_latent": 32, "decoder_hidden": 16}})
+    bigger = ByteAutoEncoder(wrong.autoencoder, params.fsq.levels, 16)
+    write_bundle(path, "fsqtok.autoencoder", autoencoder_config(bigger), model.state_dict())
     with pytest.raises(BundleError, match=r"ae/model.safetensors: weights do not match config.json"):
         load_autoencoder(path)
     (path / "meta.json").unlink()

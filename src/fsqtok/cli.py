@@ -98,8 +98,18 @@ def encode(
     from fsqtok.tokenizers.loading import load_tokenizer
 
     with user_errors():
-        ids = load_tokenizer(tokenizer).encode_bytes(read_input(path))
-    typer.echo("\n".join(map(str, ids)) if lines else json.dumps(ids))
+        ids = load_tokenizer(tokenizer).encode_array(read_input(path))
+    write_ids(ids, lines)
+
+
+def write_ids(ids, lines: bool, block: int = 1 << 16) -> None:
+    """Ids to stdout as one JSON list (or one per line), written a block at a time so that a
+    large input never becomes one huge string."""
+    separator = "\n" if lines else ", "
+    sys.stdout.write("" if lines else "[")
+    for i in range(0, len(ids), block):
+        sys.stdout.write((separator if i else "") + separator.join(map(str, ids[i : i + block])))
+    sys.stdout.write("\n" if lines else "]\n")
 
 
 @app.command()
@@ -151,11 +161,18 @@ def inspect(tokenizer: Path = TOKENIZER_OPTION) -> None:
 @app.command()
 def validate(tokenizer: Path = TOKENIZER_OPTION) -> None:
     """Check specials, id range and lossless round trips on a fixed battery of inputs."""
+    from fsqtok.store.bundle import BundleError, verify_bundle
     from fsqtok.tokenizers.base import validate as run_validation
     from fsqtok.tokenizers.loading import load_tokenizer
 
     with user_errors():
         report = run_validation(load_tokenizer(tokenizer))
+    if tokenizer.is_dir():
+        try:
+            verify_bundle(tokenizer)  # every file against its checksum, the weights' values too
+        except BundleError as err:
+            report["ok"] = False
+            report["problems"].append(str(err))
     typer.echo(json.dumps(report, indent=2))
     if not report["ok"]:
         raise typer.Exit(1)
@@ -216,6 +233,7 @@ def bench(
     repeats: int = typer.Option(15, help="timings are medians over this many runs"),
     tokenizer: Path = typer.Option(TOKENIZER_DIR, "--tokenizer", "-t", help="fsqtok tokenizer bundle"),
     baselines: Path = typer.Option(BASELINES_DIR, help="folder of the bpe and word baseline bundles"),
+    large_bytes: int = typer.Option(100_000_000, help="input size whose encode's peak memory is measured"),
 ) -> None:
     """Speed and memory of fsqtok vs HF BPE, tiktoken (same ranks), word and byte; the auto-encoder
     trains with params.yaml's pretrain settings."""
@@ -228,7 +246,7 @@ def bench(
     with user_errors():
         params = load_params()
         text = speed_text(read_texts(split), max_bytes)
-        report = run_bench(tokenizer_paths(tokenizer, baselines), text, repeats, params)
+        report = run_bench(tokenizer_paths(tokenizer, baselines), text, repeats, params, large_bytes)
     write_json(out, report)
     table = markdown_table(report)
     if readme is not None and readme.exists():

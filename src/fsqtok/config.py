@@ -19,6 +19,8 @@ import yaml
 
 from fsqtok.errors import FsqtokError
 
+MAX_SEED = 2**32  # torch and the data order mix the seed into 64-bit generator seeds
+
 
 class ConfigError(FsqtokError, ValueError):
     """A bad value in params.yaml; str() is one line naming the key."""
@@ -72,6 +74,7 @@ class SplitConfig:
     seed: int = 0  # mixed into the doc_id hash; changing it reshuffles the split
 
     def __post_init__(self) -> None:
+        _require(0 <= self.seed < MAX_SEED, "seed", f"in [0, {MAX_SEED})", self.seed)
         for key in ("val_fraction", "test_fraction"):
             value = getattr(self, key)
             _require(0 < value < 1, key, "in (0, 1)", value)
@@ -215,6 +218,8 @@ class LMConfig:
 
     def __post_init__(self) -> None:
         _require(len(self.tokenizers) > 0, "tokenizers", "a non-empty list", self.tokenizers)
+        _require(len(set(self.tokenizers)) == len(self.tokenizers), "tokenizers", "a list without repeats",
+                 self.tokenizers)
         for key in ("n_layer", "n_head", "d_model", "context_tokens", "batch_size", "steps",
                     "max_val_bytes", "sample_tokens", "top_k", "seeds", "eval_every"):
             _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
@@ -252,6 +257,7 @@ class Params:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def __post_init__(self) -> None:
+        _require(0 <= self.seed < MAX_SEED, "seed", f"in [0, {MAX_SEED})", self.seed)
         stride_product = math.prod(self.autoencoder.strides)
         _require(
             self.chunking.max_chunk_bytes % stride_product == 0, "chunking.max_chunk_bytes",
@@ -289,8 +295,8 @@ def _convert(tp: object, value: object, key: str) -> object:
         _require(isinstance(value, dict), key, "a mapping", value)
         return build_section(tp, value, key)
     if tp is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        _require(ok, key, "a number", value)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        _require(ok, key, "a finite number", value)
         return float(value)
     if tp is int:
         _require(isinstance(value, int) and not isinstance(value, bool), key, "an integer", value)
@@ -324,6 +330,20 @@ def params_from_dict(data: dict | None) -> Params:
     return build_section(Params, data or {})  # type: ignore[return-value]
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load that rejects a key given twice in one mapping (YAML would keep the last,
+    so a second `corpus:` would silently replace the first)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(f"{key}: given twice (line {key_node.start_mark.line + 1}); keep one")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read params.yaml from the *current* directory by default.
 
@@ -334,7 +354,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     if not path.exists():
         raise ConfigError(f"{path}: not found; run from the repository root or pass the params file")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=UniqueKeyLoader)
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     _require(data is None or isinstance(data, dict), str(path), "a mapping of sections", type(data).__name__)

@@ -8,6 +8,7 @@ import torch
 
 from fsqtok.autoencoder.model import PAD
 from fsqtok.config import PretrainConfig
+from fsqtok.errors import FsqtokError
 from fsqtok.text.chunking import iter_text_chunks, training_segments
 
 
@@ -57,6 +58,8 @@ class ChunkStream:
     Its whole state is (epoch, offset), so a resumed run sees exactly the same batches."""
 
     def __init__(self, chunks: torch.Tensor, seed: int, epoch: int = 0, offset: int = 0):
+        if len(chunks) == 0:
+            raise FsqtokError("pretrain: the train split has 0 chunks to train on; check data/split/train.parquet")
         self.chunks, self.seed, self.epoch, self.offset = chunks, seed, epoch, offset
         self._perm_epoch, self._perm = -1, torch.empty(0, dtype=torch.int64)
 

@@ -7,6 +7,8 @@ so the model learns both the bytes and where the chunk stops.
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,11 +22,13 @@ from fsqtok.autoencoder.io import save_autoencoder
 from fsqtok.autoencoder.metrics import evaluate_chunks, reconstruction_loss
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import Params, PretrainConfig
+from fsqtok.errors import FsqtokError
 from fsqtok.runtime.device import resolve_device
 from fsqtok.runtime.optim import adamw, set_lr, warmup_cosine
 from fsqtok.runtime.precision import autocast
 from fsqtok.store.checkpoint import Checkpointer, load_checkpoint
-from fsqtok.store.files import read_texts, write_csv, write_json
+from fsqtok.store.files import file_digest, read_texts, write_csv, write_json
+from fsqtok.store.provenance import source_digest
 
 # The params sections the pretrain stage reads: logged to MLflow and hashed into the bundle's meta.
 SECTIONS = ["seed", "device", "precision", "chunking", "autoencoder", "fsq", "pretrain"]
@@ -32,17 +36,28 @@ SECTIONS = ["seed", "device", "precision", "chunking", "autoencoder", "fsq", "pr
 
 @dataclass
 class TrainState:
-    """Everything a resumed run needs besides the weights and optimizer."""
+    """Everything a resumed run needs besides the weights, optimizer and data order."""
 
     step: int = 0
     best_exact: float = -1.0
     best_step: int = 0
+    best_model: dict | None = None  # CPU copy of the weights at best_step (saved in every checkpoint)
     history: list[dict] = field(default_factory=list)  # one row per evaluation (the curve)
 
 
-def training_fingerprint(params: Params) -> str:
-    """Checkpoints are reused only by a run with the same data, model and schedule."""
-    return params.digest("seed", "corpus", "split", "chunking", "autoencoder", "fsq", "pretrain")
+CHECKPOINT_KEYS = {"model", "optimizer", "torch_rng", "data", "step", "best_exact", "best_step", "best_model",
+                   "history", "fingerprint"}
+
+
+def training_fingerprint(params: Params, data_files: list[Path]) -> str:
+    """The key under which checkpoints are reused: the params that shape training, the bytes of
+    the training data and the source of the code that trains. Any change starts a fresh run."""
+    digest = hashlib.sha256(params.digest("seed", "corpus", "split", "chunking", "autoencoder", "fsq",
+                                          "pretrain").encode())
+    for path in data_files:
+        digest.update(file_digest(path).encode())
+    digest.update(source_digest("autoencoder", "runtime", "text").encode())
+    return digest.hexdigest()[:12]
 
 
 def make_checkpoint(model, optimizer, stream: ChunkStream, state: TrainState, fingerprint: str) -> dict:
@@ -54,9 +69,24 @@ def make_checkpoint(model, optimizer, stream: ChunkStream, state: TrainState, fi
         "step": state.step,
         "best_exact": state.best_exact,
         "best_step": state.best_step,
+        "best_model": state.best_model,
         "history": state.history,
         "fingerprint": fingerprint,
     }
+
+
+def check_resumable(checkpoint: dict, source: Path, fingerprint: str, model) -> None:
+    """An explicit --resume must be a full checkpoint of this very data, code and config."""
+    missing = CHECKPOINT_KEYS - set(checkpoint)
+    if missing:
+        raise FsqtokError(f"{source}: not a resumable pretrain checkpoint (lacks {', '.join(sorted(missing))}); "
+                          "pass a step_XXXXXXXX.pt file")
+    if checkpoint["fingerprint"] != fingerprint:
+        raise FsqtokError(f"{source}: made from other data, code or params (key {checkpoint['fingerprint']}, "
+                          f"this run {fingerprint}); drop --resume to train this configuration")
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if {k: tuple(v.shape) for k, v in checkpoint["model"].items()} != shapes:
+        raise FsqtokError(f"{source}: its weights have other shapes than the autoencoder params describe")
 
 
 def restore(checkpoint: dict, model, optimizer, stream: ChunkStream) -> TrainState:
@@ -65,7 +95,7 @@ def restore(checkpoint: dict, model, optimizer, stream: ChunkStream) -> TrainSta
     torch.set_rng_state(checkpoint["torch_rng"])
     stream.epoch, stream.offset = checkpoint["data"]["epoch"], checkpoint["data"]["offset"]
     return TrainState(checkpoint["step"], checkpoint["best_exact"], checkpoint["best_step"],
-                      list(checkpoint["history"]))
+                      checkpoint["best_model"], list(checkpoint["history"]))
 
 
 def make_optimizer(model, config: PretrainConfig) -> torch.optim.Optimizer:
@@ -92,32 +122,38 @@ class PretrainRun:
     params: Params
     train_chunks: torch.Tensor  # (N, T) padded byte ids
     val_chunks: torch.Tensor  # (M, T)
-    checkpoints: Checkpointer
+    checkpoints: Checkpointer  # a folder of this run's fingerprint
+    fingerprint: str  # training_fingerprint of params, data and code
     device: torch.device
     on_eval: Callable[[dict], None] = lambda row: None  # e.g. log to MLflow
     progress: bool = True
 
-    def run(self, resume_from=None, stop_after: int | None = None) -> tuple[ByteAutoEncoder, TrainState]:
+    def run(self, resume_from: Path | None = None, stop_after: int | None = None) -> tuple[ByteAutoEncoder, TrainState]:
         """Train to params.pretrain.steps, or stop once step `stop_after` (an absolute step) is
         done; returns the best model (by val exact match) and the final state."""
-        config, fingerprint = self.params.pretrain, training_fingerprint(self.params)
         torch.manual_seed(self.params.seed)
         model = ByteAutoEncoder(self.params.autoencoder, self.params.fsq.levels,
                                 self.params.chunking.max_chunk_bytes).to(self.device)
-        optimizer = make_optimizer(model, config)
+        optimizer = make_optimizer(model, self.params.pretrain)
         stream = ChunkStream(self.train_chunks, self.params.seed)
         state = TrainState()
-        source = resume_from or self.checkpoints.latest()
-        if source is not None:
-            checkpoint = load_checkpoint(source)
-            if resume_from is not None or checkpoint.get("fingerprint") == fingerprint:
-                state = restore(checkpoint, model, optimizer, stream)
-                print(f"pretrain: resumed from {source} at step {state.step}")
-        end = min(config.steps, stop_after or config.steps)
-        self._loop(model, optimizer, stream, state, end, fingerprint)
-        return self.best_model(model), state
+        if resume_from is not None:
+            checkpoint, source = load_checkpoint(resume_from, explicit=True), resume_from
+            check_resumable(checkpoint, source, self.fingerprint, model)
+        else:
+            checkpoint, source = self.checkpoints.load_latest()
+        if checkpoint is not None:
+            state = restore(checkpoint, model, optimizer, stream)
+            print(f"pretrain: resumed from {source} at step {state.step}")
+        elif self.checkpoints.directory.parent.is_dir() and any(self.checkpoints.directory.parent.iterdir()):
+            print(f"pretrain: no checkpoint of this data, code and params (key {self.fingerprint}); starting at step 0")
+        end = min(self.params.pretrain.steps, stop_after or self.params.pretrain.steps)
+        self._loop(model, optimizer, stream, state, end)
+        if state.best_model is not None:
+            model.load_state_dict(state.best_model)
+        return model.cpu().eval(), state
 
-    def _loop(self, model, optimizer, stream, state: TrainState, end: int, fingerprint: str) -> None:
+    def _loop(self, model, optimizer, stream, state: TrainState, end: int) -> None:
         config = self.params.pretrain
         bar = tqdm(total=end, initial=state.step, desc="pretrain", disable=not self.progress, mininterval=2)
         started, started_step = time.perf_counter(), state.step
@@ -125,16 +161,20 @@ class PretrainRun:
             set_lr(optimizer, config.lr * warmup_cosine(state.step, config.steps, config.warmup_steps,
                                                         config.min_lr_ratio))
             x = stream.next_batch(config.batch_size).to(self.device)
-            loss = train_step(model, optimizer, x, self.params.precision, config.grad_clip)
+            loss = train_step(model, optimizer, x, self.params.precision, config.grad_clip).item()
+            if not math.isfinite(loss):
+                kept = self.checkpoints.latest()
+                raise FsqtokError(f"pretrain: the loss became {loss} at step {state.step + 1}; lower pretrain.lr "
+                                  f"(kept: {kept.name if kept else 'no checkpoint yet'})")
             state.step += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
             if state.step % config.eval_every == 0 or state.step == config.steps:
                 rate = (state.step - started_step) / (time.perf_counter() - started)
-                self._evaluate(model, state, float(loss.item()), rate)
+                self._evaluate(model, state, loss, rate)
                 bar.set_postfix(val_acc=f"{state.history[-1]['byte_accuracy']:.3f}")
             if state.step % config.checkpoint_every == 0 or state.step == config.steps:
-                self.checkpoints.save(make_checkpoint(model, optimizer, stream, state, fingerprint), state.step)
+                self.checkpoints.save(make_checkpoint(model, optimizer, stream, state, self.fingerprint), state.step)
         bar.close()
 
     def _evaluate(self, model, state: TrainState, train_loss: float, steps_per_s: float) -> None:
@@ -143,13 +183,8 @@ class PretrainRun:
         state.history.append(row)
         if metrics["exact_match"] > state.best_exact:
             state.best_exact, state.best_step = metrics["exact_match"], state.step
-            self.checkpoints.save_best({"model": model.state_dict(), "step": state.step})
+            state.best_model = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         self.on_eval(row)
-
-    def best_model(self, model: ByteAutoEncoder) -> ByteAutoEncoder:
-        if self.checkpoints.best_path.exists():
-            model.load_state_dict(load_checkpoint(self.checkpoints.best_path)["model"])
-        return model.cpu().eval()
 
 
 def run_pretrain(params: Params, split_dir: Path, out: Path, checkpoint_dir: Path, reports: Path, tracker,
@@ -158,12 +193,18 @@ def run_pretrain(params: Params, split_dir: Path, out: Path, checkpoint_dir: Pat
     write the best model's bundle to `out` and curve.csv + metrics.json to `reports`.
     Returns the summary, or None when stopped early by `stop_after`."""
     max_bytes = params.chunking.max_chunk_bytes
-    train, val = read_texts(split_dir / "train.parquet"), read_texts(split_dir / "val.parquet")
+    data_files = [split_dir / "train.parquet", split_dir / "val.parquet"]
+    train, val = read_texts(data_files[0]), read_texts(data_files[1])
+    val_chunks = chunk_tensor(val, max_bytes, params.pretrain.eval_chunks, params.seed)
+    if len(val_chunks) == 0:
+        raise FsqtokError(f"pretrain: the val split ({data_files[1]}) has 0 chunks; raise split.val_fraction")
+    fingerprint = training_fingerprint(params, data_files)
     run = PretrainRun(
         params=params,
         train_chunks=segment_tensor(train, params.pretrain, max_bytes, params.seed),
-        val_chunks=chunk_tensor(val, max_bytes, params.pretrain.eval_chunks, params.seed),
-        checkpoints=Checkpointer(checkpoint_dir / training_fingerprint(params), params.pretrain.keep_checkpoints),
+        val_chunks=val_chunks,
+        checkpoints=Checkpointer(checkpoint_dir / fingerprint, params.pretrain.keep_checkpoints),
+        fingerprint=fingerprint,
         device=resolve_device(params.device),
         on_eval=lambda row: tracker.metrics(row, step=row["step"]),
     )

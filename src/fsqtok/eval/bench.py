@@ -117,9 +117,11 @@ def autoencoder_speed(tokenizer_path: str, text: str, pretrain: PretrainConfig, 
             "encoder_chunks_per_s": len(chunks) / encode_s}
 
 
-def run_bench(paths: dict[str, str], text: str, repeats: int, params: Params, ae_steps: int = 20) -> dict:
+def run_bench(paths: dict[str, str], text: str, repeats: int, params: Params, large_bytes: int,
+              ae_steps: int = 20) -> dict:
     """Every tokenizer in `paths` (name -> bundle folder or "byte"), plus tiktoken when a bpe is
-    given, and the auto-encoder of the fsqtok bundle trained as params say."""
+    given; fsqtok's peak memory encoding `text` repeated to `large_bytes`; the auto-encoder of
+    the fsqtok bundle trained as params say."""
     tokenizers = {name: load_tokenizer(path) for name, path in paths.items()}
     if "bpe" in tokenizers:
         tokenizers["tiktoken"] = TiktokenBPE(tokenizers["bpe"])
@@ -135,7 +137,9 @@ def run_bench(paths: dict[str, str], text: str, repeats: int, params: Params, ae
                     row[f"{key}_vs_{reference}"] = row[key] / results[reference][key]
     report = {"text_bytes": len(text.encode("utf-8")), "repeats": repeats, "threads": os.cpu_count(),
               "tokenizers": results}
-    if "fsqtok" in paths:
+    if "fsqtok" in paths:  # memory must stay O(input): ids in an array('I'), a capped memo
+        report["large_encode"] = {"bytes": large_bytes,
+                                  "fsqtok_peak_mb": resident_memory_mb(paths["fsqtok"], text, large_bytes)}
         report["autoencoder"] = autoencoder_speed(paths["fsqtok"], text, params.pretrain, params.precision, ae_steps)
     return report
 
@@ -156,6 +160,10 @@ def markdown_table(report: dict) -> str:
     for name, r in report["tokenizers"].items():
         cells = [fmt.format(r[key]) if key in r else "–" for _, key, fmt in TABLE_COLUMNS]
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    large = report.get("large_encode")
+    if large:
+        rows.append(f"\nfsqtok encoding {large['bytes'] / 1e6:,.0f} MB into an id array peaks at "
+                    f"{large['fsqtok_peak_mb']:,.0f} MB resident (interpreter and input included).")
     ae = report.get("autoencoder")
     if ae:
         rows.append(f"\nAuto-encoder on {ae['device']} ({ae['precision']}): {ae['train_steps_per_s']:.1f} "

@@ -60,17 +60,21 @@ MEMORY_PROBE = """
 import re, sys
 from fsqtok.tokenizers.loading import load_tokenizer
 tokenizer = load_tokenizer(sys.argv[1])
-tokenizer.encode(open(sys.argv[2], encoding="utf-8").read())
+data = open(sys.argv[2], "rb").read()
+size = int(sys.argv[3]) or len(data)
+data = (data * (size // max(1, len(data)) + 1))[:size]
+tokenizer.encode_array(data)
 print(int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) / 1024)
 """
 
 
-def resident_memory_mb(tokenizer_path: str, text: str) -> float:
+def resident_memory_mb(tokenizer_path: str, text: str, n_bytes: int = 0) -> float:
     """Peak resident memory (MB) of a fresh Python process that loads the tokenizer and encodes
-    `text`: what a user pays to use it, interpreter included."""
+    `text` (repeated to `n_bytes` when given) into an id array: what a user pays to use it,
+    interpreter included."""
     with tempfile.TemporaryDirectory() as tmp:
         sample = Path(tmp) / "sample.txt"
         sample.write_text(text, encoding="utf-8")
-        result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, tokenizer_path, str(sample)],
+        result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, tokenizer_path, str(sample), str(n_bytes)],
                                 capture_output=True, text=True, check=True)
     return float(result.stdout.strip().splitlines()[-1])

@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from fsqtok.config import LMConfig
+from fsqtok.errors import FsqtokError
 from fsqtok.lm.data import batch_inputs
 from fsqtok.lm.model import Transformer
 from fsqtok.runtime.device import evaluating
@@ -56,6 +57,8 @@ def train_lm(model: Transformer, tokens: torch.Tensor, segments: torch.Tensor, c
         pick = torch.randint(0, len(tokens), (config.batch_size,), generator=generator)
         nll, count = masked_nll(model, (tokens[pick], segments[pick]), device, precision)
         loss = nll / max(1, count)
+        if not torch.isfinite(loss):
+            raise FsqtokError(f"integrate: the {name} LM's loss became {float(loss)} at step {step + 1}; lower lm.lr")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip:

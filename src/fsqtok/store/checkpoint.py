@@ -1,9 +1,10 @@
-"""Training checkpoints: atomic files, keep the last K plus the best, find the latest to resume.
+"""Training checkpoints: atomic files, keep the last K, find the newest readable one to resume.
 
 A checkpoint is a plain dict of tensors and Python values saved with torch.save and read with
-torch.load(weights_only=True) (no arbitrary pickle). It is written to a temp name and renamed,
-so a kill at any moment leaves only whole files under checkpoint names; the temp file a kill
-may leave behind is deleted by the next run's Checkpointer.
+torch.load(weights_only=True) (no arbitrary pickle). It is written to a temp name, fsynced and
+renamed (and the folder fsynced), so a kill at any moment leaves only whole files under
+checkpoint names; the temp file a kill may leave behind is deleted by the next run's
+Checkpointer. A checkpoint holds everything a resume needs, the best weights so far included.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from fsqtok.errors import FsqtokError
 from fsqtok.store.files import TEMP_NAME, atomic_write_bytes
 
 STEP_FILE = re.compile(r"step_(\d{8})\.pt")
-BEST = "best.pt"
 
 
 class Checkpointer:
@@ -30,22 +30,15 @@ class Checkpointer:
                 if TEMP_NAME.fullmatch(partial.name):
                     partial.unlink()
 
-    def _write(self, name: str, state: dict) -> Path:
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        path = self.directory / name
-        atomic_write_bytes(path, buffer.getvalue())
-        return path
-
     def save(self, state: dict, step: int) -> Path:
         """Write step_XXXXXXXX.pt, then delete all but the newest `keep` step files."""
-        path = self._write(f"step_{step:08d}.pt", state)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        path = self.directory / f"step_{step:08d}.pt"
+        atomic_write_bytes(path, buffer.getvalue())
         for old in self.step_files()[: -self.keep]:
             old.unlink()
         return path
-
-    def save_best(self, state: dict) -> Path:
-        return self._write(BEST, state)
 
     def step_files(self) -> list[Path]:
         """Step checkpoints, oldest first."""
@@ -57,16 +50,24 @@ class Checkpointer:
         files = self.step_files()
         return files[-1] if files else None
 
-    @property
-    def best_path(self) -> Path:
-        return self.directory / BEST
+    def load_latest(self) -> tuple[dict | None, Path | None]:
+        """(checkpoint, path) of the newest readable step file, saying which unreadable ones it
+        passed over; (None, None) when there is none."""
+        for path in reversed(self.step_files()):
+            try:
+                return load_checkpoint(path), path
+            except FsqtokError as err:
+                print(f"pretrain: {err}; falling back to the previous checkpoint")
+        return None, None
 
 
-def load_checkpoint(path: str | Path) -> dict:
+def load_checkpoint(path: str | Path, explicit: bool = False) -> dict:
+    """A checkpoint dict; `explicit` (a path the user gave) changes only the advice on failure."""
     path = Path(path)
     if not path.exists():
         raise FsqtokError(f"{path}: checkpoint not found")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # zip/pickle errors of many kinds for a damaged file
-        raise FsqtokError(f"{path}: corrupt checkpoint ({type(err).__name__}); delete it to start over") from None
+        advice = "pass a step_XXXXXXXX.pt file of a pretrain run" if explicit else "it will be skipped"
+        raise FsqtokError(f"{path}: not a readable checkpoint ({type(err).__name__}); {advice}") from None

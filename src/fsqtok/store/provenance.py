@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from importlib import metadata
@@ -30,6 +31,17 @@ def _version(name: str) -> str:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def source_digest(*packages: str) -> str:
+    """SHA-256 over the source files of fsqtok subpackages (name and bytes of every .py file):
+    changes whenever the code of those packages changes (hex, 12 characters)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def repo_root() -> Path:

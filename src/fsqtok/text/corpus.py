@@ -61,6 +61,24 @@ def read_bytes(path: Path) -> bytes:
         raise CorpusError(f"{path}: cannot read ({err.strerror})") from None
 
 
+def text_value(value: object, where: str) -> bytes:
+    """A record's text field as UTF-8 bytes; anything but a string is an error naming `where`
+    (a null, a number or a list is not text and must not become training text)."""
+    if not isinstance(value, str):
+        raise CorpusError(f"{where}: the text field holds {type(value).__name__}, not a string; "
+                          "fix or drop that record")
+    try:  # lone surrogates from surrogateescape are the bytes of a file that were not UTF-8
+        return value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # other lone surrogates (a JSON "\\ud800"): invalid bytes, replaced later
+        return value.encode("utf-8", "surrogatepass")
+
+
+def printable_path(path: str) -> str:
+    """A file name as valid text for doc ids: bytes the file system gave that are not UTF-8
+    (Python keeps them as lone surrogates) become U+FFFD."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _kjv(_: SourceConfig) -> Iterator[tuple[str, bytes]]:
     path = package_data("bible", "data/kjv.jsonl")
     chapters: dict[tuple[str, int], list[str]] = {}
@@ -82,12 +100,12 @@ def _text_files(source: SourceConfig) -> Iterator[tuple[str, bytes]]:
     if not paths:
         raise CorpusError(f"{source.path}: no file matches this glob")
     for path in paths:
-        raw = read_bytes(Path(path))
+        raw, name = read_bytes(Path(path)), printable_path(path)
         if source.per == "file":
-            yield path, raw
+            yield name, raw
         else:
             for i, block in enumerate(re.split(rb"\r?\n[ \t]*\r?\n", raw)):
-                yield f"{path}#{i}", block
+                yield f"{name}#{i}", block
 
 
 def _jsonl(source: SourceConfig) -> Iterator[tuple[str, bytes]]:
@@ -95,13 +113,16 @@ def _jsonl(source: SourceConfig) -> Iterator[tuple[str, bytes]]:
     for i, line in enumerate(read_bytes(path).splitlines()):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
+        try:  # surrogateescape: invalid UTF-8 survives parsing and is replaced (and counted) later
+            record = json.loads(line.decode("utf-8", "surrogateescape"))
         except json.JSONDecodeError as err:
             raise CorpusError(f"{path}: line {i + 1} is not JSON ({err.msg})") from None
+        if not isinstance(record, dict):
+            raise CorpusError(f"{path}: line {i + 1} is a JSON {type(record).__name__}, not an object "
+                              f"with a {source.text_field!r} field")
         if source.text_field not in record:
             raise CorpusError(f"{path}: line {i + 1} has no field {source.text_field!r}")
-        yield f"{path}#{i}", str(record[source.text_field]).encode("utf-8", "surrogatepass")
+        yield f"{path}#{i}", text_value(record[source.text_field], f"{path}: line {i + 1}")
 
 
 def _parquet(source: SourceConfig) -> Iterator[tuple[str, bytes]]:
@@ -111,7 +132,7 @@ def _parquet(source: SourceConfig) -> Iterator[tuple[str, bytes]]:
     except Exception as err:  # pyarrow raises several types for missing/corrupt files
         raise CorpusError(f"{path}: cannot read column {source.text_field!r} ({err})") from None
     for i, text in enumerate(frame[source.text_field]):
-        yield f"{path}#{i}", str(text).encode("utf-8", "surrogatepass")
+        yield f"{path}#{i}", text_value(text, f"{path}: row {i}")
 
 
 def _hf_dataset(source: SourceConfig) -> Iterator[tuple[str, bytes]]:
@@ -125,7 +146,7 @@ def _hf_dataset(source: SourceConfig) -> Iterator[tuple[str, bytes]]:
         raise CorpusError(f"hf_dataset {source.name!r}: cannot load ({type(err).__name__}); "
                           "hubs are unreachable offline") from None
     for i, record in enumerate(data):
-        yield f"{source.name}#{i}", str(record[source.text_field]).encode("utf-8", "surrogatepass")
+        yield f"{source.name}#{i}", text_value(record[source.text_field], f"hf_dataset {source.name!r}: row {i}")
 
 
 READERS = {
@@ -172,6 +193,9 @@ def build_corpus(config: CorpusConfig) -> tuple[pd.DataFrame, CorpusStats]:
         per = stats.per_source.setdefault(label, {"documents": 0, "bytes": 0})
         per["documents"] += 1
         per["bytes"] += n_bytes
+    if not rows:
+        raise CorpusError("prepare_corpus: the sources gave 0 documents (all empty, or cut by corpus.max_bytes / "
+                          "max_documents); add text or raise those limits")
     frame = pd.DataFrame(rows, columns=["doc_id", "source", "text", "n_bytes"])
     duplicated = frame["doc_id"].duplicated()
     if duplicated.any():

@@ -10,12 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fsqtok.config import SplitConfig
+from fsqtok.errors import FsqtokError
 from fsqtok.store.files import read_parquet, write_json, write_parquet
 
 if TYPE_CHECKING:
     import pandas as pd
 
 SPLITS = ("train", "val", "test")
+
+
+class SplitError(FsqtokError):
+    """A split that would leave a later stage without data."""
 
 
 def unit_hash(doc_id: str, seed: int) -> float:
@@ -40,6 +45,16 @@ def split_documents(documents: pd.DataFrame, config: SplitConfig) -> dict[str, p
     return {name: documents[labels == name].reset_index(drop=True) for name in SPLITS}
 
 
+def check_splits(splits: dict[str, pd.DataFrame]) -> None:
+    """Every split needs a document: train to learn from, val to select by, test to report on."""
+    total = sum(len(frame) for frame in splits.values())
+    for name, frame in splits.items():
+        if len(frame) == 0:
+            fix = "lower split.val_fraction + split.test_fraction" if name == "train" else \
+                f"raise split.{name}_fraction"
+            raise SplitError(f"split: the {name} split has 0 of {total} documents; {fix} or add documents")
+
+
 def split_stats(splits: dict[str, pd.DataFrame]) -> dict:
     return {
         name: {"documents": len(frame), "bytes": int(frame["n_bytes"].sum())}
@@ -62,6 +77,7 @@ def take_bytes(texts: list[str], max_bytes: int) -> tuple[list[str], int]:
 def run_split(config: SplitConfig, documents: Path, out_dir: Path, metrics: Path, tracker) -> dict:
     """The split stage: documents.parquet -> {train,val,test}.parquet in `out_dir`, stats to `metrics`."""
     splits = split_documents(read_parquet(documents, ["doc_id", "source", "text", "n_bytes"]), config)
+    check_splits(splits)
     for name, part in splits.items():
         write_parquet(out_dir / f"{name}.parquet", part)
     stats = split_stats(splits)

@@ -7,7 +7,9 @@ text, batch and special handling, and the protocol checks (`validate`), live her
 
 from __future__ import annotations
 
+import operator
 import random
+from array import array
 from operator import itemgetter
 
 from fsqtok.errors import FsqtokError
@@ -35,15 +37,32 @@ def id_table(pieces: list[bytes]) -> list[bytes]:
     return [b""] * N_SPECIAL + [bytes([b]) for b in range(256)] + pieces
 
 
-def join_pieces(table: list[bytes], ids: list[int], name: str) -> bytes:
+def as_id_list(ids) -> list[int]:
+    """Any iterable of integers (list, tuple, generator, numpy array, tensor) as a list of
+    Python ints. A bool or a non-integer is an error: True would otherwise read as id 1.
+    Example: (i for i in (3, 4)) -> [3, 4]; [True] -> error"""
+    if hasattr(ids, "tolist"):  # numpy arrays and tensors, converted at C speed
+        ids = ids.tolist()
+    elif not isinstance(ids, list):
+        ids = list(ids)
+    if set(map(type, ids)) <= {int}:  # the common case, checked at C speed
+        return ids
+    bad = next((i for i in ids if isinstance(i, bool) or not hasattr(i, "__index__")), None)
+    if bad is not None:
+        raise FsqtokError(f"token id {bad!r} is not an integer")
+    return [operator.index(i) for i in ids]  # numpy integer scalars and the like
+
+
+def join_pieces(table: list[bytes], ids, name: str) -> bytes:
     """b"".join(table[i] for i in ids) at C speed (itemgetter), with a clear error for an id
-    outside the table."""
-    try:
-        if not ids or min(ids) >= 0:  # a negative id would silently wrap around
+    that is not an integer or lies outside the table."""
+    ids = as_id_list(ids)
+    if not ids or min(ids) >= 0:  # a negative id would silently wrap around
+        try:
             return b"".join(itemgetter(*ids)(table)) if len(ids) > 1 else b"".join(table[i] for i in ids)
-    except (IndexError, TypeError):
-        pass
-    bad = next(i for i in ids if not (isinstance(i, int) and 0 <= i < len(table)))
+        except IndexError:
+            pass
+    bad = next(i for i in ids if not 0 <= i < len(table))
     raise FsqtokError(f"token id {bad!r} is out of range [0, {len(table)}) for {name}")
 
 
@@ -65,12 +84,17 @@ class Tokenizer:
     def special_ids(self) -> dict[str, int]:
         return dict(SPECIAL_TOKENS)
 
+    def encode_array(self, data: bytes) -> array:
+        """encode_bytes as an array('I') of ids (4 bytes each), for large inputs."""
+        return array("I", self.encode_bytes(data))
+
     def encode(self, text: str, add_bos: bool = False, add_eos: bool = False) -> list[int]:
         ids = self.encode_bytes(to_utf8(text))
         return [BOS_ID] * add_bos + ids + [EOS_ID] * add_eos
 
     def decode(self, ids: list[int], skip_special: bool = True) -> str:
         """Text of `ids`; bytes that are not valid UTF-8 become U+FFFD (decode_bytes keeps them)."""
+        ids = as_id_list(ids)
         if not skip_special and any(0 <= i < N_SPECIAL for i in ids):
             names = {v: k for k, v in SPECIAL_TOKENS.items()}
             parts, run = [], []

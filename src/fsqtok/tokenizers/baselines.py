@@ -13,7 +13,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fsqtok.store.bundle import BundleError, check_vocab_size, read_bundle, read_json_file, write_bundle
-from fsqtok.tokenizers.base import BYTE_OFFSET, FIRST_LEARNED_ID, SPECIAL_TOKENS, Tokenizer, id_table, join_pieces
+from fsqtok.tokenizers.base import (
+    BYTE_OFFSET,
+    FIRST_LEARNED_ID,
+    SPECIAL_TOKENS,
+    Tokenizer,
+    as_id_list,
+    id_table,
+    join_pieces,
+)
 
 BYTE_IDS = id_table([])
 
@@ -79,7 +87,10 @@ class WordTokenizer(Tokenizer):
     def load(cls, path: str | Path) -> WordTokenizer:
         path = Path(path)
         config, _, _ = read_bundle(path, "fsqtok.word", weights=False)
-        words = [bytes.fromhex(w) for w in read_json_file(path / "words.json")]
+        try:
+            words = [bytes.fromhex(w) for w in read_json_file(path / "words.json", expect=list)]
+        except (TypeError, ValueError) as err:
+            raise BundleError(f"{path / 'words.json'}: malformed word list ({type(err).__name__}: {err})") from None
         tokenizer = cls(words)
         check_vocab_size(path / "words.json", tokenizer.vocab_size, config)
         return tokenizer
@@ -164,7 +175,10 @@ class BPETokenizer(Tokenizer):
         return join_pieces(self._id_bytes, ids, self.name)
 
     def decode(self, ids: list[int], skip_special: bool = True) -> str:
+        ids = as_id_list(ids)
         if skip_special:  # the Rust decoder is much faster than joining bytes in Python
+            if ids and not 0 <= min(ids) <= max(ids) < self.vocab_size:
+                return self.decode_bytes(ids).decode("utf-8", "replace")  # its one-line range error
             return self.hf.decode(ids, skip_special_tokens=True)
         return super().decode(ids, skip_special)
 

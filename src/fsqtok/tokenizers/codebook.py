@@ -207,6 +207,7 @@ def run_prune(params: Params, autoencoder: Path, split_dir: Path, out: Path, rep
         "candidate_codes": vocab.candidate_codes,
         "verified_codes": vocab.verified_codes,
         "top_k_occurrence_coverage": occurrence_coverage(code_counts, vocab.codes),
+        "vocab_shortfall": config.vocab_size - tokenizer.vocab_size,  # ids prune.vocab_size asked for but not verified
         "val": tokenization_metrics(tokenizer, val),
     }
     tokenizer.save(out, meta={"autoencoder": ae_meta, "codebook": metrics,

@@ -11,6 +11,7 @@ imported only for `reconstruct` (the lossy neural path).
 from __future__ import annotations
 
 import json
+from array import array
 from pathlib import Path
 
 from fsqtok.errors import FsqtokError
@@ -45,6 +46,9 @@ class AutoEncoderTokenizer(Tokenizer):
 
     def encode_bytes(self, data: bytes) -> list[int]:
         return self.vocab.encode_bytes(bytes(data))
+
+    def encode_array(self, data: bytes) -> array:
+        return self.vocab.encode_array(bytes(data))
 
     def decode_bytes(self, ids: list[int]) -> bytes:
         return self.vocab.decode_bytes(ids)
@@ -118,9 +122,13 @@ class AutoEncoderTokenizer(Tokenizer):
             pieces = [bytes.fromhex(p) for p in vocab["pieces"]]
             codes = [int(c) for c in vocab["codes"]]
         except (KeyError, TypeError, ValueError) as err:
-            raise BundleError(f"{path / VOCAB_FILE}: malformed vocabulary ({err})") from None
+            raise BundleError(f"{path / VOCAB_FILE}: malformed vocabulary ({type(err).__name__}: {err})") from None
         if config.get("special_ids") != SPECIAL_TOKENS or config.get("byte_offset") != BYTE_OFFSET:
             raise BundleError(f"{path / 'config.json'}: special ids differ from {SPECIAL_TOKENS}")
-        tokenizer = cls(pieces, codes, int(config["max_chunk_bytes"]), autoencoder_dir=path, meta=meta)
+        max_chunk_bytes = config.get("max_chunk_bytes")
+        if not isinstance(max_chunk_bytes, int) or max_chunk_bytes < 1:
+            raise BundleError(f"{path / 'config.json'}: max_chunk_bytes must be a positive integer, "
+                              f"got {max_chunk_bytes!r}; re-create the bundle")
+        tokenizer = cls(pieces, codes, max_chunk_bytes, autoencoder_dir=path, meta=meta)
         check_vocab_size(path / VOCAB_FILE, tokenizer.vocab_size, config)
         return tokenizer

@@ -9,12 +9,16 @@ whose ends check the pre-token boundary), and a dict maps each match to its ids.
 from __future__ import annotations
 
 import re
+from array import array
+from collections.abc import Iterator
 from itertools import chain
 
 from fsqtok.text.chunking import PRETOKEN, pretoken_end, pretokenize
 from fsqtok.tokenizers.base import BYTE_OFFSET, FIRST_LEARNED_ID, id_table, join_pieces
 
-CACHE_LIMIT = 1 << 18  # pre-tokens whose ids are memoised (a pre-token repeats a lot in text)
+CACHE_BYTES = 16 << 20  # memory the memo of pre-token ids may take (a pre-token repeats a lot in text)
+CACHED_TOKEN_BYTES = 64  # longer pre-tokens rarely repeat: not memoised
+BLOCK_BYTES = 1 << 20  # longer inputs are encoded block by block, so memory beyond the ids stays bounded
 
 
 class ChunkVocabulary:
@@ -31,7 +35,10 @@ class ChunkVocabulary:
         joins = [p for p in pieces if len(pretokenize(p)) > 1 or p.isspace()]
         self.splitter = re.compile(b"(?:" + join_trie(joins) + b")|" + PRETOKEN.pattern) if joins else PRETOKEN
         self._ids_of = {p: [self.piece_to_id[p]] for p in joins}  # match -> ids; grows as a cache
-        self._cache_limit = len(joins) + CACHE_LIMIT
+        self._cache_bytes = 0  # estimated memory of the entries added to _ids_of
+        # A match whose end lies this close to a block's end may differ from the whole text's:
+        # joins reach max_piece_bytes ahead, pre-token lookaheads two bytes beyond a match.
+        self._block_margin = max_piece_bytes + 8
         self._id_bytes = id_table(pieces)
 
     def encode_pretoken(self, token: bytes) -> list[int]:
@@ -48,18 +55,51 @@ class ChunkVocabulary:
             else:
                 ids.append(BYTE_OFFSET + token[pos])
                 pos += 1
-        if len(self._ids_of) < self._cache_limit:
+        cost = len(token) + 8 * len(ids) + 160  # key, list and dict slot (CPython, roughly)
+        if len(token) <= CACHED_TOKEN_BYTES and self._cache_bytes + cost <= CACHE_BYTES:
             self._ids_of[token] = ids
+            self._cache_bytes += cost
         return ids
 
-    def encode_bytes(self, data: bytes) -> list[int]:
-        matches = self.splitter.findall(data)
+    def encode_matches(self, matches: list[bytes]) -> list[list[int]]:
+        """The ids of each match of the splitter."""
         ids = list(map(self._ids_of.get, matches))  # the hot path: a pre-token repeats a lot
         if None in ids:
             for i, hit in enumerate(ids):
                 if hit is None:
                     ids[i] = self.encode_pretoken(matches[i])
-        return list(chain.from_iterable(ids))
+        return ids
+
+    def blocks(self, data: bytes) -> Iterator[list[bytes]]:
+        """The splitter's matches over `data`, a block of about BLOCK_BYTES at a time: exactly the
+        matches of one findall over the whole input. Each block drops its matches near the cut,
+        whose choice could depend on bytes past it, and the next block re-scans from there."""
+        pos = 0
+        while pos < len(data):
+            end = min(len(data), pos + BLOCK_BYTES)
+            matches = self.splitter.findall(data, pos, end)  # they tile data[pos:end]
+            if end < len(data):
+                reach = end
+                while matches and reach > end - self._block_margin:
+                    reach -= len(matches.pop())
+                if not matches:  # one pre-token longer than a block: match it in the whole input
+                    matches = [self.splitter.match(data, pos).group()]
+                    reach = pos + len(matches[0])
+                end = reach
+            yield matches
+            pos = end
+
+    def encode_bytes(self, data: bytes) -> list[int]:
+        if len(data) <= BLOCK_BYTES:
+            return list(chain.from_iterable(self.encode_matches(self.splitter.findall(data))))
+        return self.encode_array(data).tolist()
+
+    def encode_array(self, data: bytes) -> array:
+        """encode_bytes as an array('I'): 4 bytes per id, for inputs of any size."""
+        ids = array("I")
+        for matches in self.blocks(data):
+            ids.extend(chain.from_iterable(self.encode_matches(matches)))
+        return ids
 
     def decode_bytes(self, ids: list[int]) -> bytes:
         """Concatenated bytes of `ids`; specials are empty."""
