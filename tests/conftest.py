@@ -34,6 +34,10 @@ TINY_PARAMS = {
     "evaluate": {"max_chunks": 500, "speed_bytes": 2000, "speed_repeats": 1},
     "lm": {"n_layer": 1, "n_head": 2, "d_model": 16, "context_tokens": 32, "batch_size": 4, "steps": 4, "eval_every": 1,
            "warmup_steps": 1, "max_val_bytes": 3000, "sample_tokens": 8},
+    "flow": {"seq_chunks": 8, "d_model": 16, "n_layer": 1, "n_head": 2, "steps": 4, "batch_size": 4,
+             "warmup_steps": 1, "eval_every": 2, "checkpoint_every": 2, "ce_positions": 16, "max_train_bytes": 20000,
+             "max_val_bytes": 5000, "sample_steps": 3, "step_counts": [2, 3], "samples": 2, "sample_bytes": 40,
+             "judge_order": 3, "judge_bytes": 20000},
     "tracking": {"enabled": False},
 }
 

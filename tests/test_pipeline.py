@@ -7,7 +7,7 @@ from mlflow.tracking import MlflowClient
 
 from conftest import run
 
-STAGES = ["prepare_corpus", "split", "baseline_eval", "pretrain", "prune", "evaluate", "integrate"]
+STAGES = ["prepare_corpus", "split", "baseline_eval", "pretrain", "prune", "evaluate", "integrate", "flow"]
 
 
 def ran_stages(output: str) -> list[str]:
@@ -71,6 +71,24 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
     assert lm_runs == {"repro": ["integrate/bpe", "integrate/byte", "integrate/fsqtok"],
                        "exp:seed1": [f"integrate/{t}/seed{s}" for t in ("bpe", "byte", "fsqtok") for s in (0, 1)]}
     assert len(by_id) == len(STAGES) * 2 + 1 + 3 + 6  # stages twice, one parent, LM child runs
+    check_flow(pipeline_repo, env)
+
+
+def check_flow(repo, env):
+    """The flow stage's report, and an experiment on its params that re-runs it alone."""
+    flow = json.loads((repo / "reports/flow/metrics.json").read_text())
+    assert set(flow["generators"]) == {"flow", "fsqtok", "bpe", "byte", "val_text"}
+    for scores in flow["generators"].values():
+        assert {"judge_bpb", "unigram_entropy", "distinct_4", "settings"} <= set(scores)
+    assert set(flow["generators"]["flow"]["settings"]) == {"steps3/grid", "steps2/grid", "steps2/vocab",
+                                                            "steps3/vocab"}
+    assert 0 <= flow["ceiling"]["byte_accuracy"] <= 1
+    samples = json.loads((repo / "reports/flow/samples.json").read_text())
+    assert all(len(text.encode()) <= 40 for texts in samples["flow"].values() for text in texts)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "experiment outputs"], repo)
+    noise = run(["dvc", "exp", "run", "-S", "flow.noise_std=0.1", "--name", "noise"], repo, env)
+    assert ran_stages(noise.stdout) == ["flow"]
 
 
 def test_bad_params_fail_with_one_line(pipeline_repo):

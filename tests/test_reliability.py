@@ -59,7 +59,7 @@ def test_reliability_changed_data_or_code_starts_fresh(tiny_params, tmp_path, ca
     write_split(tmp_path / "split", ["Other words entirely, and more of them."] * 6, TEXTS)
     _, out = pretrain(params, tmp_path, capsys)
     assert "resumed" not in out and "no checkpoint of this data, code and params" in out
-    monkeypatch.setattr("fsqtok.autoencoder.train.source_digest", lambda *packages: "changed code")
+    monkeypatch.setattr("fsqtok.store.provenance.source_digest", lambda *packages: "changed code")
     _, out = pretrain(params, tmp_path, capsys)
     assert "resumed" not in out and "starting at step 0" in out
     assert len(list((tmp_path / "ckpt").iterdir())) == 3  # one folder per data + code + params key

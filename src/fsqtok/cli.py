@@ -257,5 +257,94 @@ def bench(
     typer.echo(table)
 
 
+flow_app = typer.Typer(no_args_is_help=True, help="The latent flow generator: encode, reconstruct, generate.")
+app.add_typer(flow_app, name="flow")
+FLOW_OPTION = typer.Option(Path("models/flow"), "--model", help="flow bundle folder")
+FLOW_TOKENIZER_OPTION = typer.Option(None, "--tokenizer", "-t", help="tokenizer bundle; default: the one the "
+                                     "flow model was trained on")
+
+
+def text_latents(tokenizer, data: bytes):
+    """Text -> (chunks, FSQ code indices (N,)) through the frozen encoder."""
+    from fsqtok.autoencoder.infer import encode_chunks
+    from fsqtok.text.chunking import chunk_bytes
+
+    chunks = chunk_bytes(data, tokenizer.max_chunk_bytes)
+    return chunks, encode_chunks(tokenizer.model, chunks)
+
+
+@flow_app.command("encode")
+def flow_encode(path: Path | None = INPUT_ARGUMENT, out: Path = typer.Option(..., "--out", help="latents file"),
+                model: Path = FLOW_OPTION, tokenizer: Path | None = FLOW_TOKENIZER_OPTION) -> None:
+    """Text -> the auto-encoder's chunk latents (8-dim code vectors) in a safetensors file."""
+    from safetensors.torch import save_file
+
+    from fsqtok.flow.io import load_flow
+
+    with user_errors():
+        _, _, tok = load_flow(model, tokenizer)
+        _, indices = text_latents(tok, read_input(path))
+    save_file({"codes": tok.model.fsq.indices_to_codes(indices), "indices": indices}, str(out))
+    typer.echo(f"wrote {len(indices)} latents to {out}")
+
+
+@flow_app.command("reconstruct")
+def flow_reconstruct(path: Path | None = INPUT_ARGUMENT, model: Path = FLOW_OPTION,
+                     tokenizer: Path | None = FLOW_TOKENIZER_OPTION,
+                     snap_to: str = typer.Option("grid", "--snap", help="grid | vocab")) -> None:
+    """Text (or a latents file from `flow encode`) -> latents -> snap -> decoder -> text: the ceiling."""
+    from fsqtok.flow.io import load_flow
+    from fsqtok.flow.sample import snap, spell
+
+    with user_errors():
+        _, _, tok = load_flow(model, tokenizer)
+        codes = read_latents(path) if path is not None and path.suffix == ".safetensors" else \
+            tok.model.fsq.indices_to_codes(text_latents(tok, read_input(path))[1])
+        indices = snap(codes, tok.model.fsq, check_snap(snap_to), vocab_indices(tok))
+    sys.stdout.buffer.write(spell(tok.model, indices.unsqueeze(0))[0])
+    sys.stdout.buffer.flush()
+
+
+@flow_app.command("generate")
+def flow_generate(model: Path = FLOW_OPTION, tokenizer: Path | None = FLOW_TOKENIZER_OPTION,
+                  chunks: int = typer.Option(64, "--chunks", help="chunks per sample"),
+                  steps: int = typer.Option(50, "--steps", help="Euler steps"),
+                  seed: int = typer.Option(0, "--seed"), samples: int = typer.Option(1, "--samples"),
+                  snap_to: str = typer.Option("grid", "--snap", help="grid | vocab")) -> None:
+    """Unconditional text from noise, one sample per line group; seeded and reproducible."""
+    from fsqtok.flow.io import load_flow
+    from fsqtok.flow.sample import generate as sample_flow
+
+    with user_errors():
+        flow, config, tok = load_flow(model, tokenizer)
+        if not 0 < chunks <= flow.config.max_positions or steps < 1 or samples < 1:
+            raise FsqtokError(f"--chunks must be in [1, {flow.config.max_positions}], --steps and --samples >= 1")
+        texts = sample_flow(flow, tok.model, samples, chunks, steps, config.noise_std, seed, check_snap(snap_to),
+                            vocab_indices(tok))
+    sys.stdout.buffer.write(b"\n\n".join(texts) + b"\n")
+    sys.stdout.buffer.flush()
+
+
+def check_snap(mode: str) -> str:
+    if mode not in ("grid", "vocab"):
+        raise FsqtokError(f"--snap must be grid or vocab, got {mode!r}")
+    return mode
+
+
+def vocab_indices(tokenizer):
+    import torch
+
+    return torch.tensor(tokenizer.codes, dtype=torch.int64)
+
+
+def read_latents(path: Path):
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))["codes"]
+    except Exception as err:  # safetensors raises its own types; a missing key is a KeyError
+        raise FsqtokError(f"{path}: not a latents file from `fsqtok flow encode` ({type(err).__name__})") from None
+
+
 if __name__ == "__main__":
     app()

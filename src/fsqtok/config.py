@@ -233,6 +233,53 @@ class LMConfig:
 
 
 @dataclass(frozen=True)
+class FlowConfig:
+    seq_chunks: int = 64  # chunk latents per training window (a document is cut into windows)
+    d_model: int = 128  # transformer width
+    n_layer: int = 2
+    n_head: int = 4
+    steps: int = 800  # optimizer steps
+    batch_size: int = 32  # windows per step
+    lr: float = 1e-3  # peak AdamW learning rate
+    warmup_steps: int = 50  # linear warmup, then cosine to min_lr_ratio * lr
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0  # max global grad norm (0 = off)
+    noise_std: float = 1.0  # sigma of the noise x0 ~ N(0, sigma^2) the flow starts from
+    ce_weight: float = 0.1  # weight of the frozen decoder's byte cross-entropy next to the latent MSE
+    ce_positions: int = 256  # latents per step whose bytes the decoder spells for that loss (its cost)
+    max_train_bytes: int = 2_000_000  # UTF-8 bytes of train documents (every other one) turned into latents
+    max_val_bytes: int = 200_000  # UTF-8 bytes of val documents for the val loss and the ceiling
+    eval_every: int = 200  # steps between val loss evaluations (and at the last step)
+    checkpoint_every: int = 200  # steps between checkpoints
+    keep_checkpoints: int = 2
+    sample_steps: int = 50  # Euler steps from noise to latents
+    snap: Literal["grid", "vocab"] = "grid"  # generated latents snap to the FSQ grid or the nearest vocabulary code
+    sample_bytes: int = 200  # UTF-8 bytes per unconditional sample, the same for every generator
+    samples: int = 8  # unconditional samples per generator and setting
+    step_counts: list[int] = field(default_factory=lambda: [10, 50])  # Euler steps compared for the flow
+    temperatures: list[float] = field(default_factory=lambda: [0.8, 1.0])  # LM sampling temperatures compared
+    judge_order: int = 5  # the judge: an interpolated Kneser-Ney byte n-gram model of this order
+    judge_bytes: int = 1_000_000  # UTF-8 bytes of train documents (the half not used for latents) it learns from
+
+    def __post_init__(self) -> None:
+        for key in ("seq_chunks", "d_model", "n_layer", "n_head", "steps", "batch_size", "max_train_bytes",
+                    "eval_every", "checkpoint_every", "keep_checkpoints", "sample_steps", "sample_bytes",
+                    "samples", "judge_order", "judge_bytes", "ce_positions", "max_val_bytes"):
+            _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
+        _require(self.d_model % self.n_head == 0, "d_model", f"divisible by n_head={self.n_head}", self.d_model)
+        _require(self.lr > 0, "lr", "> 0", self.lr)
+        _require(self.noise_std > 0, "noise_std", "> 0", self.noise_std)
+        _require(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", "in [0, 1]", self.min_lr_ratio)
+        for key in ("weight_decay", "grad_clip", "warmup_steps", "ce_weight"):
+            _require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
+        _require(len(self.step_counts) > 0 and all(s > 0 for s in self.step_counts), "step_counts",
+                 "a non-empty list of positive integers", self.step_counts)
+        _require(len(self.temperatures) > 0 and all(t > 0 for t in self.temperatures), "temperatures",
+                 "a non-empty list of positive numbers", self.temperatures)
+
+
+@dataclass(frozen=True)
 class TrackingConfig:
     enabled: bool = True  # false: stages log nothing to MLflow (tests)
     experiment: str = "fsqtok"  # MLflow experiment name
@@ -254,6 +301,7 @@ class Params:
     prune: PruneConfig = field(default_factory=PruneConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     lm: LMConfig = field(default_factory=LMConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def __post_init__(self) -> None:

@@ -7,7 +7,6 @@ so the model learns both the bytes and where the chunk stops.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -27,8 +26,8 @@ from fsqtok.runtime.device import resolve_device
 from fsqtok.runtime.optim import adamw, set_lr, warmup_cosine
 from fsqtok.runtime.precision import autocast
 from fsqtok.store.checkpoint import Checkpointer, load_checkpoint
-from fsqtok.store.files import file_digest, read_texts, write_csv, write_json
-from fsqtok.store.provenance import source_digest
+from fsqtok.store.files import read_texts, write_csv, write_json
+from fsqtok.store.provenance import run_key
 
 # The params sections the pretrain stage reads: logged to MLflow and hashed into the bundle's meta.
 SECTIONS = ["seed", "device", "precision", "chunking", "autoencoder", "fsq", "pretrain"]
@@ -50,14 +49,9 @@ CHECKPOINT_KEYS = {"model", "optimizer", "torch_rng", "data", "step", "best_exac
 
 
 def training_fingerprint(params: Params, data_files: list[Path]) -> str:
-    """The key under which checkpoints are reused: the params that shape training, the bytes of
-    the training data and the source of the code that trains. Any change starts a fresh run."""
-    digest = hashlib.sha256(params.digest("seed", "corpus", "split", "chunking", "autoencoder", "fsq",
-                                          "pretrain").encode())
-    for path in data_files:
-        digest.update(file_digest(path).encode())
-    digest.update(source_digest("autoencoder", "runtime", "text").encode())
-    return digest.hexdigest()[:12]
+    """Checkpoints are reused only by a run of the same params, data and training code."""
+    sections = params.digest("seed", "corpus", "split", "chunking", "autoencoder", "fsq", "pretrain")
+    return run_key(sections, data_files, ("autoencoder", "runtime", "text"))
 
 
 def make_checkpoint(model, optimizer, stream: ChunkStream, state: TrainState, fingerprint: str) -> dict:
@@ -141,12 +135,10 @@ class PretrainRun:
             checkpoint, source = load_checkpoint(resume_from, explicit=True), resume_from
             check_resumable(checkpoint, source, self.fingerprint, model)
         else:
-            checkpoint, source = self.checkpoints.load_latest()
+            checkpoint, source = self.checkpoints.resume()
         if checkpoint is not None:
             state = restore(checkpoint, model, optimizer, stream)
             print(f"pretrain: resumed from {source} at step {state.step}")
-        elif self.checkpoints.directory.parent.is_dir() and any(self.checkpoints.directory.parent.iterdir()):
-            print(f"pretrain: no checkpoint of this data, code and params (key {self.fingerprint}); starting at step 0")
         end = min(self.params.pretrain.steps, stop_after or self.params.pretrain.steps)
         self._loop(model, optimizer, stream, state, end)
         if state.best_model is not None:

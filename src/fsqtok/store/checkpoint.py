@@ -22,8 +22,8 @@ STEP_FILE = re.compile(r"step_(\d{8})\.pt")
 
 
 class Checkpointer:
-    def __init__(self, directory: str | Path, keep: int):
-        self.directory, self.keep = Path(directory), keep
+    def __init__(self, directory: str | Path, keep: int, label: str = "pretrain"):
+        self.directory, self.keep, self.label = Path(directory), keep, label  # label: who prints
         # One run writes a directory at a time, so any temp file here was cut off by a kill.
         if self.directory.is_dir():
             for partial in self.directory.iterdir():
@@ -57,8 +57,17 @@ class Checkpointer:
             try:
                 return load_checkpoint(path), path
             except FsqtokError as err:
-                print(f"pretrain: {err}; falling back to the previous checkpoint")
+                print(f"{self.label}: {err}; falling back to the previous checkpoint")
         return None, None
+
+    def resume(self) -> tuple[dict | None, Path | None]:
+        """load_latest, saying when a run starts from scratch although other runs left checkpoints
+        beside this run's folder (other data, code or params)."""
+        checkpoint, path = self.load_latest()
+        if checkpoint is None and self.directory.parent.is_dir() and any(self.directory.parent.iterdir()):
+            print(f"{self.label}: no checkpoint of this data, code and params (key {self.directory.name}); "
+                  "starting at step 0")
+        return checkpoint, path
 
 
 def load_checkpoint(path: str | Path, explicit: bool = False) -> dict:

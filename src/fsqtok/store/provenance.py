@@ -1,4 +1,4 @@
-"""Where a result came from: git revision, package versions, repository root."""
+"""Where a result came from: git revision, package versions, source and run digests, repository root."""
 
 from __future__ import annotations
 
@@ -41,6 +41,18 @@ def source_digest(*packages: str) -> str:
     for package in packages:
         for path in sorted((root / package).rglob("*.py")):
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def run_key(params_digest: str, data_files: list[Path], packages: tuple[str, ...]) -> str:
+    """The key under which a training run's checkpoints are reused: its params, the bytes of its
+    data files and the source of the code that trains (12 hex characters)."""
+    from fsqtok.store.files import file_digest
+
+    digest = hashlib.sha256(params_digest.encode())
+    for path in data_files:
+        digest.update(file_digest(path).encode())
+    digest.update(source_digest(*packages).encode())
     return digest.hexdigest()[:12]
 
 

@@ -1,0 +1,36 @@
+"""Stage flow: the latent flow generator on the frozen auto-encoder -> models/flow/, and one judge
+for its samples and the token LMs' -> reports/flow/{metrics.json, samples.json, curve.csv, report.html}."""
+
+from pathlib import Path
+
+import typer
+
+from fsqtok.config import load_params
+from fsqtok.errors import user_errors
+from fsqtok.eval.flow import SECTIONS, run_flow
+from fsqtok.runtime.device import set_threads
+from fsqtok.store.tracking import stage_run
+
+
+def main(
+    split_dir: Path = Path("data/split"),
+    tokenizer: Path = Path("models/tokenizer"),
+    baselines_dir: Path = Path("models/baselines"),
+    lm_dir: Path = Path("models/lm"),
+    out: Path = Path("models/flow"),
+    checkpoint_dir: Path = Path("checkpoints/flow"),
+    reports: Path = Path("reports/flow"),
+) -> None:
+    with user_errors():
+        params = load_params()
+        set_threads(0)
+        with stage_run("flow", params, SECTIONS) as tracker:
+            metrics = run_flow(params, split_dir, tokenizer, baselines_dir, lm_dir, out, checkpoint_dir, reports,
+                               tracker)
+        print("flow: " + ", ".join(f"{name} judge bits/byte {g['judge_bpb']:.3f}"
+                                   for name, g in metrics["generators"].items())
+              + f"; ceiling byte accuracy {metrics['ceiling']['byte_accuracy']:.3f}")
+
+
+if __name__ == "__main__":
+    typer.run(main)

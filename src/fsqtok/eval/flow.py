@@ -1,0 +1,119 @@
+"""The flow stage: train the latent flow generator on the frozen auto-encoder's chunk latents,
+measure its reconstruction ceiling, and judge unconditional samples of the flow and of every
+token LM of integrate (same bytes per sample) with one independent judge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from fsqtok.autoencoder.infer import decode_indices
+from fsqtok.autoencoder.model import ByteAutoEncoder
+from fsqtok.config import Params
+from fsqtok.eval.judge import KneserNeyBytes, judge
+from fsqtok.eval.reports import flow_report
+from fsqtok.flow.data import LatentWindows, latent_windows
+from fsqtok.flow.io import save_flow
+from fsqtok.flow.sample import generate, snap
+from fsqtok.flow.train import FlowRun
+from fsqtok.lm.io import load_lm
+from fsqtok.lm.sample import generate as generate_tokens
+from fsqtok.store.bundle import WEIGHTS
+from fsqtok.store.checkpoint import Checkpointer
+from fsqtok.store.files import atomic_write_bytes, read_texts, write_csv, write_json
+from fsqtok.store.provenance import run_key
+from fsqtok.text.split import take_bytes
+from fsqtok.tokenizers.base import BOS_ID, EOS_ID, Tokenizer
+from fsqtok.tokenizers.loading import load_tokenizer, tokenizer_paths
+
+SECTIONS = ["seed", "lm", "flow"]  # the params it reads
+
+
+def ceiling(autoencoder: ByteAutoEncoder, windows: LatentWindows, mode: str, vocab: torch.Tensor) -> dict:
+    """Real latents -> snap -> decoder, against the real chunks: the best any generated latent
+    sequence can be spelled. Byte accuracy counts equal bytes at equal positions."""
+    indices = snap(windows.codes[windows.mask], autoencoder.fsq, mode, vocab)  # (M,)
+    real = [bytes(row[row < 256].tolist()) for row in windows.bytes[windows.mask]]
+    spelled = decode_indices(autoencoder, indices)
+    matches = sum(sum(a == b for a, b in zip(r, s, strict=False)) for r, s in zip(real, spelled, strict=True))
+    exact = sum(r == s for r, s in zip(real, spelled, strict=True))
+    return {"byte_accuracy": matches / max(1, sum(map(len, real))), "exact_chunks": exact / max(1, len(real))}
+
+
+def cut(data: bytes, n_bytes: int) -> str:
+    return data[:n_bytes].decode("utf-8", "replace")
+
+
+def lm_samples(lm, tokenizer: Tokenizer, params: Params, temperature: float) -> list[str]:
+    """flow.samples unconditional samples from <bos>, documents run on until flow.sample_bytes bytes."""
+    config, samples = params.flow, []
+    for i in range(config.samples):
+        data, attempt = b"", 0
+        while len(data) < config.sample_bytes:
+            ids = generate_tokens(lm, [BOS_ID], config.sample_bytes, EOS_ID, temperature, params.lm.top_k,
+                                  params.lm.top_p, params.seed * 100_003 + i * 101 + attempt)
+            data, attempt = data + tokenizer.decode_bytes(ids) + b"\n", attempt + 1
+        samples.append(cut(data, config.sample_bytes))
+    return samples
+
+
+def generator_samples(params: Params, flow, autoencoder, vocab: torch.Tensor, lm_dir: Path, paths: dict,
+                      val: list[str]) -> dict[str, dict[str, list[str]]]:
+    """{generator: {setting: samples}}; each generator's default setting comes first."""
+    config = params.flow
+    default = (config.sample_steps, config.snap)
+    settings = [default] + [(s, m) for s in config.step_counts for m in ("grid", "vocab") if (s, m) != default]
+    out = {"flow": {f"steps{s}/{m}": [cut(text, config.sample_bytes) for text in generate(
+        flow, autoencoder, config.samples, config.seq_chunks, s, config.noise_std, params.seed, m, vocab)]
+        for s, m in settings}}
+    temperatures = [params.lm.temperature] + [t for t in config.temperatures if t != params.lm.temperature]
+    for name in params.lm.tokenizers:
+        tokenizer = load_tokenizer(paths[name])
+        lm = load_lm(lm_dir / name, tokenizer)
+        out[name] = {f"t{t:g}": lm_samples(lm, tokenizer, params, t) for t in temperatures}
+    text = "\n".join(val).encode("utf-8")
+    out["val_text"] = {"data": [cut(text[i * config.sample_bytes :], config.sample_bytes)
+                                for i in range(config.samples)]}
+    return out
+
+
+def run_flow(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir: Path, lm_dir: Path,
+             out: Path, checkpoint_dir: Path, reports: Path, tracker) -> dict:
+    config = params.flow
+    tokenizer = load_tokenizer(tokenizer_dir)
+    autoencoder = tokenizer.model
+    train = read_texts(split_dir / "train.parquet")
+    latent_half, judge_half = train[0::2], train[1::2]  # the judge learns from text the flow never saw
+    val = take_bytes(read_texts(split_dir / "val.parquet"), config.max_val_bytes)[0]
+    windows = {"train": latent_windows(autoencoder, take_bytes(latent_half, config.max_train_bytes)[0],
+                                       config.seq_chunks), "val": latent_windows(autoencoder, val, config.seq_chunks)}
+    key = run_key(params.digest("seed", "flow"), [split_dir / "train.parquet", split_dir / "val.parquet",
+                                                  tokenizer_dir / WEIGHTS], ("flow", "runtime", "autoencoder", "text"))
+    run = FlowRun(config, params.seed, autoencoder, windows["train"], windows["val"],
+                  Checkpointer(checkpoint_dir / key, config.keep_checkpoints, "flow"), key,
+                  on_eval=lambda row: tracker.metrics(row, step=row["step"]))
+    flow, state = run.run()
+    save_flow(flow, config, tokenizer_dir, out, meta={"step": state.step, "metrics": state.history[-1]})
+    vocab = torch.tensor(tokenizer.codes, dtype=torch.int64)
+    judge_model = KneserNeyBytes("\n".join(take_bytes(judge_half, config.judge_bytes)[0]).encode("utf-8"),
+                                 config.judge_order)
+    samples = generator_samples(params, flow, autoencoder, vocab, lm_dir, tokenizer_paths(tokenizer_dir,
+                                                                                           baselines_dir), val)
+    generators = {}
+    for name, by_setting in samples.items():
+        scores = {setting: judge(judge_model, texts) for setting, texts in by_setting.items()}
+        default = next(iter(scores))
+        generators[name] = {**scores[default], "setting": default, "settings": scores}
+    metrics = {"ceiling": {**ceiling(autoencoder, windows["val"], "grid", vocab),
+                           "vocab": ceiling(autoencoder, windows["val"], "vocab", vocab)},
+               "generators": generators, "training": state.history[-1],
+               "windows": {split: len(w) for split, w in windows.items()}, "sample_bytes": config.sample_bytes}
+    write_csv(reports / "curve.csv", state.history)
+    write_json(reports / "metrics.json", metrics)
+    write_json(reports / "samples.json", samples)
+    atomic_write_bytes(reports / "report.html", flow_report(metrics, samples).encode())
+    tracker.metrics({k: v for k, v in metrics.items() if k != "training"})
+    for name in ("report.html", "samples.json"):
+        tracker.artifact(reports / name)
+    return metrics

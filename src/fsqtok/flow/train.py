@@ -1,0 +1,125 @@
+"""Flow-matching training of the latent generator: x0 ~ N(0, sigma^2), t ~ U[0, 1],
+x_t = (1 - t) x0 + t x1; the model predicts x1 from (x_t, t). Loss: MSE on the latents plus
+ce_weight x the cross-entropy of the frozen decoder's bytes spelled from the prediction.
+Warmup-cosine AdamW, checkpoints with exact resume, a progress bar and a curve."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from fsqtok.autoencoder.model import N_CLASSES, ByteAutoEncoder
+from fsqtok.config import FlowConfig
+from fsqtok.errors import FsqtokError
+from fsqtok.flow.data import LatentWindows
+from fsqtok.flow.model import FlowModelConfig, FlowTransformer
+from fsqtok.runtime.device import evaluating
+from fsqtok.runtime.optim import adamw, set_lr, warmup_cosine
+from fsqtok.store.checkpoint import Checkpointer
+
+VAL_WINDOWS = 256  # val windows the val loss is measured on (a fixed, seeded draw)
+
+
+def model_config(config: FlowConfig, latent_dim: int) -> FlowModelConfig:
+    return FlowModelConfig(latent_dim, config.d_model, config.n_layer, config.n_head, config.seq_chunks)
+
+
+def flow_loss(flow: FlowTransformer, autoencoder: ByteAutoEncoder, batch: LatentWindows, config: FlowConfig,
+              generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+    """The training loss of one batch, and its parts; all randomness from `generator`."""
+    x1, mask = batch.codes, batch.mask  # (B, S, D), (B, S)
+    t = torch.rand(len(x1), generator=generator)  # (B,)
+    x0 = torch.randn(x1.shape, generator=generator) * config.noise_std
+    x_t = (1 - t)[:, None, None] * x0 + t[:, None, None] * x1
+    x1_hat = flow(x_t, t, mask)
+    mse = ((x1_hat - x1) ** 2).mean(dim=-1)[mask].mean()
+    real = mask.nonzero()  # (M, 2) positions holding a chunk
+    picked = real[torch.randperm(len(real), generator=generator)[: config.ce_positions]]
+    logits = autoencoder.decode(x1_hat[picked[:, 0], picked[:, 1]])  # (P, T, 257)
+    targets = batch.bytes[picked[:, 0], picked[:, 1]]  # (P, T)
+    ce = F.cross_entropy(logits.reshape(-1, N_CLASSES), targets.reshape(-1))
+    return mse + config.ce_weight * ce, {"mse": mse.item(), "ce": ce.item()}
+
+
+@dataclass
+class FlowState:
+    step: int = 0
+    history: list[dict] = field(default_factory=list)  # one row per evaluation (the curve)
+
+
+@dataclass
+class FlowRun:
+    config: FlowConfig
+    seed: int
+    autoencoder: ByteAutoEncoder  # frozen
+    train: LatentWindows
+    val: LatentWindows
+    checkpoints: Checkpointer
+    key: str  # the run key the checkpoints are filed under
+    on_eval: Callable[[dict], None] = lambda row: None
+    progress: bool = True
+
+    def run(self, stop_after: int | None = None) -> tuple[FlowTransformer, FlowState]:
+        """Train to config.steps (or stop once step `stop_after` is done), resuming from the latest
+        checkpoint of this run key."""
+        self.autoencoder.eval().requires_grad_(False)
+        torch.manual_seed(self.seed)
+        flow = FlowTransformer(model_config(self.config, self.autoencoder.fsq.dim))
+        optimizer = adamw(flow, self.config.lr, self.config.weight_decay, decay_embeddings=False)
+        generator = torch.Generator().manual_seed(self.seed)
+        state = FlowState()
+        checkpoint, source = self.checkpoints.resume()
+        if checkpoint is not None:
+            flow.load_state_dict(checkpoint["model"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            generator.set_state(checkpoint["generator"])
+            state = FlowState(checkpoint["step"], list(checkpoint["history"]))
+            print(f"flow: resumed from {source} at step {state.step}")
+        self._loop(flow, optimizer, generator, state, min(self.config.steps, stop_after or self.config.steps))
+        return flow.eval(), state
+
+    def _loop(self, flow, optimizer, generator: torch.Generator, state: FlowState, end: int) -> None:
+        config = self.config
+        bar = tqdm(total=end, initial=state.step, desc="flow", disable=not self.progress, mininterval=2)
+        started, started_step = time.perf_counter(), state.step
+        while state.step < end:
+            set_lr(optimizer, config.lr * warmup_cosine(state.step, config.steps, config.warmup_steps,
+                                                        config.min_lr_ratio))
+            batch = self.train.select(torch.randint(0, len(self.train), (config.batch_size,), generator=generator))
+            loss, parts = flow_loss(flow, self.autoencoder, batch, config, generator)
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise FsqtokError(f"flow: the loss became {loss_value} at step {state.step + 1}; lower flow.lr")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(flow.parameters(), config.grad_clip)
+            optimizer.step()
+            state.step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
+            if state.step % config.eval_every == 0 or state.step == config.steps:
+                rate = (state.step - started_step) / (time.perf_counter() - started)
+                row = {"step": state.step, "train_loss": loss_value, **{f"train_{k}": v for k, v in parts.items()},
+                       **self.val_loss(flow), "steps_per_s": rate}
+                state.history.append(row)
+                self.on_eval(row)
+            if state.step % config.checkpoint_every == 0 or state.step == config.steps:
+                self.checkpoints.save({"model": flow.state_dict(), "optimizer": optimizer.state_dict(),
+                                       "generator": generator.get_state(), "step": state.step,
+                                       "history": state.history, "key": self.key}, state.step)
+        bar.close()
+
+    def val_loss(self, flow: FlowTransformer) -> dict:
+        """The loss on a fixed draw of val windows, noise and times (the same at every evaluation)."""
+        generator = torch.Generator().manual_seed(self.seed + 1)
+        pick = torch.randperm(len(self.val), generator=generator)[:VAL_WINDOWS]
+        with evaluating(flow):
+            loss, parts = flow_loss(flow, self.autoencoder, self.val.select(pick), self.config, generator)
+        return {"val_loss": float(loss), **{f"val_{k}": v for k, v in parts.items()}}
