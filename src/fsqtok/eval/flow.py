@@ -62,8 +62,8 @@ def generator_samples(params: Params, flow, autoencoder, vocab: torch.Tensor, lm
                       val: list[str]) -> dict[str, dict[str, list[str]]]:
     """{generator: {setting: samples}}; each generator's default setting comes first."""
     config = params.flow
-    default = (config.sample_steps, config.snap)
-    settings = [default] + [(s, m) for s in config.step_counts for m in ("grid", "vocab") if (s, m) != default]
+    default, modes = (config.sample_steps, config.snap), ("grid", "vocab") if len(vocab) else ("grid",)
+    settings = [default] + [(s, m) for s in config.step_counts for m in modes if (s, m) != default]
     out = {"flow": {f"steps{s}/{m}": [cut(text, config.sample_bytes) for text in generate(
         flow, autoencoder, config.samples, config.seq_chunks, s, config.noise_std, params.seed, m, vocab)]
         for s, m in settings}}
@@ -106,7 +106,7 @@ def run_flow(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir
         default = next(iter(scores))
         generators[name] = {**scores[default], "setting": default, "settings": scores}
     metrics = {"ceiling": {**ceiling(autoencoder, windows["val"], "grid", vocab),
-                           "vocab": ceiling(autoencoder, windows["val"], "vocab", vocab)},
+                           "vocab": ceiling(autoencoder, windows["val"], "vocab", vocab) if len(vocab) else None},
                "generators": generators, "training": state.history[-1],
                "windows": {split: len(w) for split, w in windows.items()}, "sample_bytes": config.sample_bytes}
     write_csv(reports / "curve.csv", state.history)

@@ -146,6 +146,9 @@ def flow_report(metrics: dict, samples: dict[str, dict[str, list[str]]]) -> str:
              s["distinct_3"], s["distinct_4"]]
             for name, g in metrics["generators"].items() for setting, s in g["settings"].items()]
     ceiling = metrics["ceiling"]
+    ceiling_rows = [["grid", ceiling["byte_accuracy"], ceiling["exact_chunks"]]]
+    if ceiling["vocab"]:  # None when the tokenizer verified no codes
+        ceiling_rows.append(["vocab", ceiling["vocab"]["byte_accuracy"], ceiling["vocab"]["exact_chunks"]])
     sample_rows = [[f"<b>{esc(name)}</b>", esc(setting), *(f"<pre>{esc(t)}</pre>" for t in texts[:2])]
                    for name, by_setting in samples.items() for setting, texts in list(by_setting.items())[:1]]
     sections = [
@@ -156,9 +159,7 @@ def flow_report(metrics: dict, samples: dict[str, dict[str, list[str]]]) -> str:
         table(["generator", "setting", "judge bits/byte", "word entropy", "distinct-2", "distinct-3", "distinct-4"],
               rows),
         "<h2>Reconstruction ceiling (real latents → snap → decoder)</h2>",
-        table(["snap", "byte accuracy", "exact chunks"],
-              [["grid", ceiling["byte_accuracy"], ceiling["exact_chunks"]],
-               ["vocab", ceiling["vocab"]["byte_accuracy"], ceiling["vocab"]["exact_chunks"]]]),
+        table(["snap", "byte accuracy", "exact chunks"], ceiling_rows),
         "<h2>Samples (default setting)</h2>", table(["generator", "setting", "sample 1", "sample 2"], sample_rows),
     ]
     return page("fsqtok latent flow", sections)

@@ -10,6 +10,7 @@ import torch
 from fsqtok.autoencoder.fsq import FSQ
 from fsqtok.autoencoder.infer import decode_indices
 from fsqtok.autoencoder.model import ByteAutoEncoder
+from fsqtok.errors import FsqtokError
 from fsqtok.flow.model import FlowTransformer
 from fsqtok.runtime.device import evaluating
 
@@ -46,7 +47,7 @@ def snap_to_vocab(latents: torch.Tensor, fsq: FSQ, vocab_indices: torch.Tensor) 
 def snap(latents: torch.Tensor, fsq: FSQ, mode: str, vocab_indices: torch.Tensor | None) -> torch.Tensor:
     if mode == "vocab":
         if vocab_indices is None or len(vocab_indices) == 0:
-            raise ValueError("snap: vocab needs the tokenizer's verified codes")
+            raise FsqtokError("snap vocab: the tokenizer has no verified vocabulary codes; snap to the grid")
         return snap_to_vocab(latents, fsq, vocab_indices)
     return snap_to_grid(latents, fsq)
 
