@@ -7,7 +7,6 @@ so the model learns both the bytes and where the chunk stops.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import Params, PretrainConfig
 from fsqtok.errors import FsqtokError
 from fsqtok.runtime.device import resolve_device
-from fsqtok.runtime.optim import adamw, set_lr, warmup_cosine
+from fsqtok.runtime.optim import adamw, optimizer_step, set_lr, warmup_cosine
 from fsqtok.runtime.precision import autocast
 from fsqtok.store.checkpoint import Checkpointer, load_checkpoint
 from fsqtok.store.files import read_texts, write_csv, write_json
@@ -98,17 +97,11 @@ def make_optimizer(model, config: PretrainConfig) -> torch.optim.Optimizer:
 
 
 def train_step(model: ByteAutoEncoder, optimizer: torch.optim.Optimizer, batch: torch.Tensor,
-               precision: str, grad_clip: float) -> torch.Tensor:
+               precision: str, grad_clip: float, diverged: str = "pretrain: the loss became {loss}") -> float:
     """One optimizer step on `batch` (B, T) padded byte ids; returns the loss."""
     with autocast(batch.device, precision):
         logits, _ = model(batch)
-    loss = reconstruction_loss(logits, batch)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
-    return loss
+    return optimizer_step(model, optimizer, reconstruction_loss(logits, batch), grad_clip, diverged)
 
 
 @dataclass
@@ -153,11 +146,9 @@ class PretrainRun:
             set_lr(optimizer, config.lr * warmup_cosine(state.step, config.steps, config.warmup_steps,
                                                         config.min_lr_ratio))
             x = stream.next_batch(config.batch_size).to(self.device)
-            loss = train_step(model, optimizer, x, self.params.precision, config.grad_clip).item()
-            if not math.isfinite(loss):
-                kept = self.checkpoints.latest()
-                raise FsqtokError(f"pretrain: the loss became {loss} at step {state.step + 1}; lower pretrain.lr "
-                                  f"(kept: {kept.name if kept else 'no checkpoint yet'})")
+            loss = train_step(model, optimizer, x, self.params.precision, config.grad_clip,
+                              f"pretrain: the loss became {{loss}} at step {state.step + 1}; lower pretrain.lr "
+                              "(the checkpoints written so far are kept)")
             state.step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3f}", refresh=False)

@@ -5,7 +5,6 @@ Warmup-cosine AdamW, checkpoints with exact resume, a progress bar and a curve."
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,11 +15,10 @@ from tqdm import tqdm
 
 from fsqtok.autoencoder.model import N_CLASSES, ByteAutoEncoder
 from fsqtok.config import FlowConfig
-from fsqtok.errors import FsqtokError
 from fsqtok.flow.data import LatentWindows
 from fsqtok.flow.model import FlowModelConfig, FlowTransformer
 from fsqtok.runtime.device import evaluating
-from fsqtok.runtime.optim import adamw, set_lr, warmup_cosine
+from fsqtok.runtime.optim import adamw, optimizer_step, set_lr, warmup_cosine
 from fsqtok.store.checkpoint import Checkpointer
 
 VAL_WINDOWS = 256  # val windows the val loss is measured on (a fixed, seeded draw)
@@ -93,14 +91,8 @@ class FlowRun:
                                                         config.min_lr_ratio))
             batch = self.train.select(torch.randint(0, len(self.train), (config.batch_size,), generator=generator))
             loss, parts = flow_loss(flow, self.autoencoder, batch, config, generator)
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                raise FsqtokError(f"flow: the loss became {loss_value} at step {state.step + 1}; lower flow.lr")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(flow.parameters(), config.grad_clip)
-            optimizer.step()
+            loss_value = optimizer_step(flow, optimizer, loss, config.grad_clip,
+                                        f"flow: the loss became {{loss}} at step {state.step + 1}; lower flow.lr")
             state.step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)

@@ -15,11 +15,10 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from fsqtok.config import LMConfig
-from fsqtok.errors import FsqtokError
 from fsqtok.lm.data import batch_inputs
 from fsqtok.lm.model import Transformer
 from fsqtok.runtime.device import evaluating
-from fsqtok.runtime.optim import adamw, set_lr, warmup_cosine
+from fsqtok.runtime.optim import adamw, optimizer_step, set_lr, warmup_cosine
 from fsqtok.runtime.precision import autocast
 
 
@@ -56,17 +55,11 @@ def train_lm(model: Transformer, tokens: torch.Tensor, segments: torch.Tensor, c
         set_lr(optimizer, config.lr * warmup_cosine(step, config.steps, config.warmup_steps, config.min_lr_ratio))
         pick = torch.randint(0, len(tokens), (config.batch_size,), generator=generator)
         nll, count = masked_nll(model, (tokens[pick], segments[pick]), device, precision)
-        loss = nll / max(1, count)
-        if not torch.isfinite(loss):
-            raise FsqtokError(f"integrate: the {name} LM's loss became {float(loss)} at step {step + 1}; lower lm.lr")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+        loss = optimizer_step(model, optimizer, nll / max(1, count), config.grad_clip,
+                              f"integrate: the {name} LM's loss became {{loss}} at step {step + 1}; lower lm.lr")
         seen_tokens += config.batch_size * config.context_tokens
         if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
             elapsed = time.perf_counter() - started
-            curve.append({"step": step + 1, "train_loss": float(loss.detach()), "tokens_seen": seen_tokens,
+            curve.append({"step": step + 1, "train_loss": loss, "tokens_seen": seen_tokens,
                           "tokens_per_s": seen_tokens / elapsed, **evaluate(step + 1)})
     return curve

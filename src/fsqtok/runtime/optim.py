@@ -8,6 +8,8 @@ import math
 
 import torch
 
+from fsqtok.errors import FsqtokError
+
 
 def adamw(model: torch.nn.Module, lr: float, weight_decay: float, decay_embeddings: bool) -> torch.optim.AdamW:
     """Biases and norms (dim < 2) are never decayed; embeddings only when `decay_embeddings`."""
@@ -34,3 +36,19 @@ def warmup_cosine(step: int, steps: int, warmup_steps: int, min_lr_ratio: float)
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
+
+
+def optimizer_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor, grad_clip: float,
+                   diverged: str) -> float:
+    """Backward, clip the global grad norm to `grad_clip` (0 = off) and step; returns the loss.
+    A NaN or infinite loss raises before the step, with `diverged` (what to say, what to do) in
+    the message, so the weights and the last checkpoint stay as they were."""
+    value = loss.item()
+    if not math.isfinite(value):
+        raise FsqtokError(diverged.format(loss=value))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return value
