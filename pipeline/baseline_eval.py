@@ -23,7 +23,10 @@ def main(
         params = load_params()
         set_threads(0)
         with stage_run("baseline_eval", params, SECTIONS) as tracker:
+            tracker.splits(split_dir, ["train", "val"])
             report = run_baseline_eval(params, split_dir, baselines_dir, metrics, untrained, tracker)
+            tracker.rollup({"untrained_byte_accuracy": report["untrained_autoencoder"]["val_chunks"]["byte_accuracy"],
+                            "bpe_bytes_per_token": report["tokenizers"]["bpe"]["bytes_per_token"]})
         untrained_accuracy = report["untrained_autoencoder"]["val_chunks"]["byte_accuracy"]
         print(f"baseline_eval: untrained byte accuracy {untrained_accuracy:.3f}; "
               f"BPE bytes/token {report['tokenizers']['bpe']['bytes_per_token']:.3f}")

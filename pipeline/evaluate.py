@@ -25,8 +25,10 @@ def main(
         params = load_params()
         set_threads(0)
         with stage_run("evaluate", params, SECTIONS) as tracker:
+            tracker.splits(split_dir, ["val", "test"])
             metrics = run_evaluate(params, split_dir, tokenizer, baselines_dir, untrained, curve, codebook_dir,
                                    out_dir, tracker)
+            tracker.rollup(metrics["headline"])
         print("evaluate: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics["headline"].items()))
 
 

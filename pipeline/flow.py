@@ -9,6 +9,7 @@ from fsqtok.config import load_params
 from fsqtok.errors import user_errors
 from fsqtok.eval.flow import SECTIONS, run_flow
 from fsqtok.runtime.device import set_threads
+from fsqtok.runtime.distributed import is_main_process, relaunch
 from fsqtok.store.tracking import stage_run
 
 
@@ -23,10 +24,16 @@ def main(
 ) -> None:
     with user_errors():
         params = load_params()
+        relaunch(params.distributed.nproc_per_node)
         set_threads(0)
         with stage_run("flow", params, SECTIONS) as tracker:
+            tracker.splits(split_dir, ["train", "val"])
             metrics = run_flow(params, split_dir, tokenizer, baselines_dir, lm_dir, out, checkpoint_dir, reports,
                                tracker)
+            if not is_main_process():  # under torchrun rank 0 reports
+                return
+            tracker.rollup({f"{name}_judge_bpb": g["judge_bpb"] for name, g in metrics["generators"].items()}
+                           | {"ceiling_byte_accuracy": metrics["ceiling"]["byte_accuracy"]})
         print("flow: " + ", ".join(f"{name} judge bits/byte {g['judge_bpb']:.3f}"
                                    for name, g in metrics["generators"].items())
               + f"; ceiling byte accuracy {metrics['ceiling']['byte_accuracy']:.3f}")

@@ -9,6 +9,7 @@ from fsqtok.config import load_params
 from fsqtok.errors import user_errors
 from fsqtok.eval.integrate import SECTIONS, run_integrate
 from fsqtok.runtime.device import set_threads
+from fsqtok.runtime.distributed import is_main_process, relaunch
 from fsqtok.store.tracking import stage_run
 
 
@@ -21,9 +22,15 @@ def main(
 ) -> None:
     with user_errors():
         params = load_params()
+        relaunch(params.distributed.nproc_per_node)
         set_threads(0)
         with stage_run("integrate", params, SECTIONS) as tracker:
+            tracker.splits(split_dir, ["train", "val"])
             table = run_integrate(params, split_dir, tokenizer, baselines_dir, models, reports, tracker)
+            if not is_main_process():  # under torchrun rank 0 reports
+                return
+            tracker.rollup({f"{name}_val_bpb": table[name]["val_bpb"] for name in params.lm.tokenizers}
+                           | {k: v for k, v in table.items() if k == "fsqtok_vs_bpe_bpb_ratio"})
         print("integrate: " + ", ".join(f"{name} BPB {table[name]['val_bpb']:.4f}" for name in params.lm.tokenizers))
 
 

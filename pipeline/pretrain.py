@@ -9,7 +9,10 @@ from fsqtok.autoencoder.train import SECTIONS, run_pretrain
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
 from fsqtok.runtime.device import set_threads
+from fsqtok.runtime.distributed import is_main_process, relaunch
 from fsqtok.store.tracking import stage_run
+
+HEADLINE = ("byte_accuracy", "exact_match", "exact_match_distinct")  # of the best step, onto the parent run
 
 
 def main(
@@ -24,9 +27,15 @@ def main(
 ) -> None:
     with user_errors():
         params = load_params()
+        relaunch(params.distributed.nproc_per_node)
         set_threads(params.pretrain.threads)
         with stage_run("pretrain", params, SECTIONS) as tracker:
+            tracker.splits(split_dir, ["train", "val"])
             summary = run_pretrain(params, split_dir, out, checkpoint_dir, reports, tracker, resume, stop_after)
+            if summary is not None:
+                tracker.rollup({k: summary["best"][k] for k in HEADLINE})
+        if not is_main_process():
+            return
         if summary is None:
             print(f"pretrain: stopped at step {stop_after} of {params.pretrain.steps}; re-run to resume")
             raise SystemExit(3)

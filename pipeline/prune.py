@@ -22,7 +22,10 @@ def main(
         params = load_params()
         set_threads(0)
         with stage_run("prune", params, ["chunking", "prune"]) as tracker:
+            tracker.splits(split_dir, ["train", "val"])
             metrics = run_prune(params, autoencoder, split_dir, out, reports, tracker)
+            tracker.rollup({"verified_codes": metrics["verified_codes"], "vocab_size": metrics["vocab_size"],
+                            "val_bytes_per_token": metrics["val"]["bytes_per_token"]})
         if metrics["vocab_shortfall"]:
             print(f"prune: warning: prune.vocab_size asks for {params.prune.vocab_size} ids but only "
                   f"{metrics['vocab_size']} verify; pretrain longer or lower prune.vocab_size")

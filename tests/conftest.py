@@ -63,7 +63,7 @@ def pipeline_repo(tmp_path, tiny_params):
     """A temporary git + DVC repository holding the real pipeline and tiny params."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    for name in ("dvc.yaml", "pipeline", "src"):
+    for name in ("dvc.yaml", "pipeline", "src", "plots"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, repo / name)
     shutil.copy(ROOT / ".gitignore", repo / ".gitignore")
@@ -74,6 +74,7 @@ def pipeline_repo(tmp_path, tiny_params):
     run(["dvc", "init", "-q"], repo)
     run(["dvc", "config", "core.analytics", "false"], repo)
     run(["dvc", "config", "core.check_update", "false"], repo)
+    run(["dvc", "config", "plots.html_template", "../plots/offline.html"], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "pipeline"], repo)
     return repo

@@ -31,6 +31,7 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
     corpus = json.loads((pipeline_repo / "reports/corpus/metrics.json").read_text())
     assert corpus["per_source"]["kjv"]["documents"] == 12
     check_reports(pipeline_repo)
+    check_offline_plots(pipeline_repo)
 
     second = run(["dvc", "repro"], pipeline_repo, env)
     assert ran_stages(second.stdout) == []
@@ -71,7 +72,31 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
     assert lm_runs == {"repro": ["integrate/bpe", "integrate/byte", "integrate/fsqtok"],
                        "exp:seed1": [f"integrate/{t}/seed{s}" for t in ("bpe", "byte", "fsqtok") for s in (0, 1)]}
     assert len(by_id) == len(STAGES) * 2 + 1 + 3 + 6  # stages twice, one parent, LM child runs
+    check_pipeline_rows(client, exp, parents)
     check_flow(pipeline_repo, env)
+    noise = client.search_runs([exp.experiment_id], filter_string="tags.`fsqtok.pipeline` = 'exp:noise'")[0]
+    assert "flow.flow_judge_bpb" in noise.data.metrics and noise.data.params["flow.noise_std"] == "0.1"
+
+
+def check_pipeline_rows(client, exp, parents):
+    """Parent runs compare whole pipelines: headline metrics and params on the parent row, the
+    splits as dataset inputs of the stages, and the experiment opens on its training runs."""
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    rows = {r.info.run_name: client.get_run(r.info.run_id) for r in parents}
+    for row in rows.values():
+        assert {"pretrain.byte_accuracy", "prune.verified_codes", "evaluate.fsqtok_vs_bpe_compression",
+                "integrate.fsqtok_vs_bpe_bpb_ratio", "flow.flow_judge_bpb"} <= set(row.data.metrics)
+        assert row.data.params["pretrain.steps"] == "6"
+        assert row.data.params["lm.tokenizers"] == "['fsqtok', 'bpe', 'byte']"
+    assert (rows["repro"].data.params["split.seed"], rows["exp:seed1"].data.params["split.seed"]) == ("0", "1")
+    digests = []
+    for parent in rows.values():
+        [pretrain] = client.search_runs([exp.experiment_id], filter_string=f"tags.mlflow.parentRunId = "
+                                        f"'{parent.info.run_id}' and attributes.run_name = 'pretrain'")
+        inputs = {i.dataset.name: i.dataset for i in client.get_run(pretrain.info.run_id).inputs.dataset_inputs}
+        assert set(inputs) == {"train", "val"} and len(inputs["train"].digest) == 32
+        digests.append(inputs["train"].digest)
+    assert digests[0] != digests[1]  # another split seed, other train bytes
 
 
 def check_flow(repo, env):
@@ -104,6 +129,19 @@ def test_missing_input_names_the_file(pipeline_repo):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: data/corpus/documents.parquet: missing; run the stage that writes it (dvc repro)")
+
+
+def check_offline_plots(repo):
+    """`dvc plots show` writes a page that needs no network: the vega libraries are inline."""
+    import re
+
+    run(["dvc", "plots", "show", "--out", "plots_page"], repo)
+    page = (repo / "plots_page/index.html").read_text()
+    assert re.findall(r"<script[^>]*src=", page) == [] and "vegaEmbed(" in page and "<script>" in page
+    images = re.findall(r'<img src="static/(\w+)\.png">', page)  # the PNG figures, as image plots
+    assert sorted(images) == [f"workspace_reports_{name}" for name in (
+        "codebook_coverage", "codebook_rank_frequency", "evaluate_bytes_per_token", "evaluate_training_curve",
+        "integrate_bpb")]
 
 
 def check_reports(repo):

@@ -178,6 +178,22 @@ def validate(tokenizer: Path = TOKENIZER_OPTION) -> None:
         raise typer.Exit(1)
 
 
+@app.command("export-hf")
+def export_hf(
+    tokenizer: Path = TOKENIZER_OPTION,
+    out: Path = typer.Option(..., "--out", help="folder for tokenizer.json, tokenizer_config.json, "
+                             "special_tokens_map.json"),
+) -> None:
+    """An fsqtok tokenizer as Hugging Face files: `tokenizers` and `transformers` give its exact ids."""
+    from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
+    from fsqtok.tokenizers.hf import export_hf as write_export
+
+    with user_errors():
+        write_export(AutoEncoderTokenizer.load(tokenizer), out)
+    typer.echo(f"wrote {out / 'tokenizer.json'} (load it with tokenizers.Tokenizer.from_file or "
+               f"transformers.AutoTokenizer.from_pretrained({str(out)!r}))")
+
+
 @app.command()
 def compare(
     a: Path = typer.Argument(..., help="first metrics JSON"),

@@ -280,6 +280,14 @@ class FlowConfig:
 
 
 @dataclass(frozen=True)
+class DistributedConfig:
+    nproc_per_node: int = 1  # > 1: pretrain, integrate and flow re-launch under torchrun (DDP) with this many processes
+
+    def __post_init__(self) -> None:
+        _require(self.nproc_per_node >= 1, "nproc_per_node", ">= 1", self.nproc_per_node)
+
+
+@dataclass(frozen=True)
 class TrackingConfig:
     enabled: bool = True  # false: stages log nothing to MLflow (tests)
     experiment: str = "fsqtok"  # MLflow experiment name
@@ -302,6 +310,7 @@ class Params:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     lm: LMConfig = field(default_factory=LMConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def __post_init__(self) -> None:

@@ -22,6 +22,7 @@ from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import Params, PretrainConfig
 from fsqtok.errors import FsqtokError
 from fsqtok.runtime.device import resolve_device
+from fsqtok.runtime.distributed import World, init_world, shutdown, wrap
 from fsqtok.runtime.optim import adamw, optimizer_step, set_lr, warmup_cosine
 from fsqtok.runtime.precision import autocast
 from fsqtok.store.checkpoint import Checkpointer, load_checkpoint
@@ -29,7 +30,7 @@ from fsqtok.store.files import read_texts, write_csv, write_json
 from fsqtok.store.provenance import run_key
 
 # The params sections the pretrain stage reads: logged to MLflow and hashed into the bundle's meta.
-SECTIONS = ["seed", "device", "precision", "chunking", "autoencoder", "fsq", "pretrain"]
+SECTIONS = ["seed", "device", "precision", "chunking", "autoencoder", "fsq", "pretrain", "distributed"]
 
 
 @dataclass
@@ -97,11 +98,13 @@ def make_optimizer(model, config: PretrainConfig) -> torch.optim.Optimizer:
 
 
 def train_step(model: ByteAutoEncoder, optimizer: torch.optim.Optimizer, batch: torch.Tensor,
-               precision: str, grad_clip: float, diverged: str = "pretrain: the loss became {loss}") -> float:
-    """One optimizer step on `batch` (B, T) padded byte ids; returns the loss."""
+               precision: str, grad_clip: float, diverged: str = "pretrain: the loss became {loss}",
+               world: World = World()) -> float:
+    """One optimizer step on `batch` (B, T) padded byte ids (this rank's rows of the global
+    batch); returns the loss, averaged over the ranks."""
     with autocast(batch.device, precision):
         logits, _ = model(batch)
-    return optimizer_step(model, optimizer, reconstruction_loss(logits, batch), grad_clip, diverged)
+    return optimizer_step(model, optimizer, reconstruction_loss(logits, batch), grad_clip, diverged, world)
 
 
 @dataclass
@@ -114,6 +117,7 @@ class PretrainRun:
     device: torch.device
     on_eval: Callable[[dict], None] = lambda row: None  # e.g. log to MLflow
     progress: bool = True
+    world: World = World()  # the processes torchrun started; rank 0 evaluates and writes
 
     def run(self, resume_from: Path | None = None, stop_after: int | None = None) -> tuple[ByteAutoEncoder, TrainState]:
         """Train to params.pretrain.steps, or stop once step `stop_after` (an absolute step) is
@@ -133,30 +137,31 @@ class PretrainRun:
             state = restore(checkpoint, model, optimizer, stream)
             print(f"pretrain: resumed from {source} at step {state.step}")
         end = min(self.params.pretrain.steps, stop_after or self.params.pretrain.steps)
-        self._loop(model, optimizer, stream, state, end)
+        self._loop(model, wrap(model, self.world, self.device), optimizer, stream, state, end)
         if state.best_model is not None:
             model.load_state_dict(state.best_model)
         return model.cpu().eval(), state
 
-    def _loop(self, model, optimizer, stream, state: TrainState, end: int) -> None:
-        config = self.params.pretrain
-        bar = tqdm(total=end, initial=state.step, desc="pretrain", disable=not self.progress, mininterval=2)
+    def _loop(self, model, trained, optimizer, stream, state: TrainState, end: int) -> None:
+        """`trained` is `model` as the world trains it (DDP over several processes)."""
+        config, main = self.params.pretrain, self.world.is_main
+        bar = tqdm(total=end, initial=state.step, desc="pretrain", disable=not (self.progress and main), mininterval=2)
         started, started_step = time.perf_counter(), state.step
         while state.step < end:
             set_lr(optimizer, config.lr * warmup_cosine(state.step, config.steps, config.warmup_steps,
                                                         config.min_lr_ratio))
-            x = stream.next_batch(config.batch_size).to(self.device)
-            loss = train_step(model, optimizer, x, self.params.precision, config.grad_clip,
+            x = self.world.shard(stream.next_batch(config.batch_size)).to(self.device)
+            loss = train_step(trained, optimizer, x, self.params.precision, config.grad_clip,
                               f"pretrain: the loss became {{loss}} at step {state.step + 1}; lower pretrain.lr "
-                              "(the checkpoints written so far are kept)")
+                              "(the checkpoints written so far are kept)", self.world)
             state.step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
-            if state.step % config.eval_every == 0 or state.step == config.steps:
+            if main and (state.step % config.eval_every == 0 or state.step == config.steps):
                 rate = (state.step - started_step) / (time.perf_counter() - started)
                 self._evaluate(model, state, loss, rate)
                 bar.set_postfix(val_acc=f"{state.history[-1]['byte_accuracy']:.3f}")
-            if state.step % config.checkpoint_every == 0 or state.step == config.steps:
+            if main and (state.step % config.checkpoint_every == 0 or state.step == config.steps):
                 self.checkpoints.save(make_checkpoint(model, optimizer, stream, state, self.fingerprint), state.step)
         bar.close()
 
@@ -173,8 +178,9 @@ class PretrainRun:
 def run_pretrain(params: Params, split_dir: Path, out: Path, checkpoint_dir: Path, reports: Path, tracker,
                  resume: Path | None = None, stop_after: int | None = None) -> dict | None:
     """The pretrain stage: train (resuming from the latest checkpoint of the same config), then
-    write the best model's bundle to `out` and curve.csv + metrics.json to `reports`.
-    Returns the summary, or None when stopped early by `stop_after`."""
+    write the best model's bundle to `out` and curve.csv + metrics.json to `reports`. Under
+    torchrun every process trains its share and rank 0 writes.
+    Returns the summary, or None when stopped early by `stop_after` and on ranks other than 0."""
     max_bytes = params.chunking.max_chunk_bytes
     data_files = [split_dir / "train.parquet", split_dir / "val.parquet"]
     train, val = read_texts(data_files[0]), read_texts(data_files[1])
@@ -182,17 +188,20 @@ def run_pretrain(params: Params, split_dir: Path, out: Path, checkpoint_dir: Pat
     if len(val_chunks) == 0:
         raise FsqtokError(f"pretrain: the val split ({data_files[1]}) has 0 chunks; raise split.val_fraction")
     fingerprint = training_fingerprint(params, data_files)
+    world, device = init_world(resolve_device(params.device))
     run = PretrainRun(
         params=params,
         train_chunks=segment_tensor(train, params.pretrain, max_bytes, params.seed),
         val_chunks=val_chunks,
         checkpoints=Checkpointer(checkpoint_dir / fingerprint, params.pretrain.keep_checkpoints),
         fingerprint=fingerprint,
-        device=resolve_device(params.device),
+        device=device,
         on_eval=lambda row: tracker.metrics(row, step=row["step"]),
+        world=world,
     )
     model, state = run.run(resume_from=resume, stop_after=stop_after)
-    if state.step < params.pretrain.steps:
+    shutdown(world)
+    if not world.is_main or state.step < params.pretrain.steps:
         return None
     best = next(row for row in state.history if row["step"] == state.best_step)
     summary = {"steps": state.step, "best_step": state.best_step, "best": best, "final": state.history[-1],

@@ -46,6 +46,26 @@ class TiktokenBPE:
         return self.encoding.encode_ordinary_batch(texts, num_threads=os.cpu_count() or 1)
 
 
+class HFExport:
+    """fsqtok's Hugging Face export (models/tokenizer/hf/tokenizer.json) run by `tokenizers`."""
+
+    name = "fsqtok-hf"
+
+    def __init__(self, path: Path):
+        from tokenizers import Tokenizer as HFTokenizer
+
+        self.hf = HFTokenizer.from_file(str(path))
+
+    def encode(self, text: str) -> list[int]:
+        return self.hf.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids: list[int]) -> str:
+        return self.hf.decode(ids)
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [e.ids for e in self.hf.encode_batch(texts, add_special_tokens=False)]
+
+
 def batch_encoder(tokenizer):
     """All-core batch encode where the tokenizer has one (HF and tiktoken: threaded Rust); the
     Python tokenizers hold the GIL, so their `encode_batch` runs on one core (a thread pool only
@@ -125,6 +145,8 @@ def run_bench(paths: dict[str, str], text: str, repeats: int, params: Params, la
     tokenizers = {name: load_tokenizer(path) for name, path in paths.items()}
     if "bpe" in tokenizers:
         tokenizers["tiktoken"] = TiktokenBPE(tokenizers["bpe"])
+    if "fsqtok" in paths and (Path(paths["fsqtok"]) / "hf/tokenizer.json").exists():
+        tokenizers["fsqtok-hf"] = HFExport(Path(paths["fsqtok"]) / "hf/tokenizer.json")
     lines = text.splitlines(keepends=True)
     results = tokenizer_speeds(tokenizers, text, lines, repeats)
     for name, path in paths.items():

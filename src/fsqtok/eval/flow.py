@@ -19,6 +19,7 @@ from fsqtok.flow.sample import generate, snap
 from fsqtok.flow.train import FlowRun
 from fsqtok.lm.io import load_lm
 from fsqtok.lm.sample import generate as generate_tokens
+from fsqtok.runtime.distributed import init_world, shutdown
 from fsqtok.store.bundle import WEIGHTS
 from fsqtok.store.checkpoint import Checkpointer
 from fsqtok.store.files import atomic_write_bytes, read_texts, write_csv, write_json
@@ -27,7 +28,7 @@ from fsqtok.text.split import take_bytes
 from fsqtok.tokenizers.base import BOS_ID, EOS_ID, Tokenizer
 from fsqtok.tokenizers.loading import load_tokenizer, tokenizer_paths
 
-SECTIONS = ["seed", "lm", "flow"]  # the params it reads
+SECTIONS = ["seed", "lm", "flow", "distributed"]  # the params it reads
 
 
 def ceiling(autoencoder: ByteAutoEncoder, windows: LatentWindows, mode: str, vocab: torch.Tensor) -> dict:
@@ -90,10 +91,14 @@ def run_flow(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir
                                        config.seq_chunks), "val": latent_windows(autoencoder, val, config.seq_chunks)}
     key = run_key(params.digest("seed", "flow"), [split_dir / "train.parquet", split_dir / "val.parquet",
                                                   tokenizer_dir / WEIGHTS], ("flow", "runtime", "autoencoder", "text"))
+    world, _ = init_world(torch.device("cpu"))  # the flow trains on CPU: its batches are small
     run = FlowRun(config, params.seed, autoencoder, windows["train"], windows["val"],
                   Checkpointer(checkpoint_dir / key, config.keep_checkpoints, "flow"), key,
-                  on_eval=lambda row: tracker.metrics(row, step=row["step"]))
+                  on_eval=lambda row: tracker.metrics(row, step=row["step"]), world=world)
     flow, state = run.run()
+    shutdown(world)
+    if not world.is_main:
+        return {}
     save_flow(flow, config, tokenizer_dir, out, meta={"step": state.step, "metrics": state.history[-1]})
     vocab = torch.tensor(tokenizer.codes, dtype=torch.int64)
     judge_model = KneserNeyBytes("\n".join(take_bytes(judge_half, config.judge_bytes)[0]).encode("utf-8"),

@@ -17,18 +17,20 @@ from fsqtok.lm.model import Transformer, TransformerConfig
 from fsqtok.lm.sample import generate
 from fsqtok.lm.train import bits_per_byte, train_lm
 from fsqtok.runtime.device import resolve_device
+from fsqtok.runtime.distributed import World, init_world, shutdown
 from fsqtok.store.files import read_texts, write_csv, write_json
 from fsqtok.text.split import take_bytes
 from fsqtok.tokenizers.base import BOS_ID, EOS_ID, Tokenizer
 from fsqtok.tokenizers.loading import load_tokenizer, tokenizer_paths
 
-SECTIONS = ["seed", "device", "precision", "lm"]  # the params it reads
+SECTIONS = ["seed", "device", "precision", "lm", "distributed"]  # the params it reads
 
 
-def train_one(tokenizer: Tokenizer, train: list[str], val_rows, val_bytes: int, params: Params, seed: int):
+def train_one(tokenizer: Tokenizer, train: list[str], val_rows, val_bytes: int, params: Params, seed: int,
+              world: World = World(), device: torch.device = torch.device("cpu")):
     """One LM for one tokenizer and seed: the same shape, steps, batch and context for every
     tokenizer; `seed` sets the init and the data order. Returns (model, curve)."""
-    config, device = params.lm, resolve_device(params.device)
+    config = params.lm
     budget = config.steps * config.batch_size * config.context_tokens
     train_rows = pack(encode_documents(tokenizer.encode, train, budget, seed), config.context_tokens,
                       BOS_ID, EOS_ID, seed)
@@ -41,7 +43,7 @@ def train_one(tokenizer: Tokenizer, train: list[str], val_rows, val_bytes: int, 
     def evaluate(step: int) -> dict:
         return bits_per_byte(model, *val_rows, val_bytes, 64, device)
 
-    curve = train_lm(model, *train_rows, config, device, seed, evaluate, tokenizer.name, params.precision)
+    curve = train_lm(model, *train_rows, config, device, seed, evaluate, tokenizer.name, params.precision, world)
     return model, curve
 
 
@@ -68,8 +70,10 @@ def samples(model: Transformer, tokenizer: Tokenizer, config: LMConfig, seed: in
 def run_integrate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir: Path, models: Path,
                   reports: Path, tracker) -> dict:
     """Trains lm.seeds LMs per tokenizer; saves the first seed's LM to models/<tokenizer>/ and
-    writes metrics.json, bpb.csv, bpb.png and samples.json under `reports`."""
+    writes metrics.json, bpb.csv, bpb.png and samples.json under `reports` (rank 0 under torchrun;
+    the other ranks train and return {})."""
     config, paths = params.lm, tokenizer_paths(tokenizer_dir, baselines_dir)
+    world, device = init_world(resolve_device(params.device))
     train = read_texts(split_dir / "train.parquet")
     val, val_bytes = take_bytes(read_texts(split_dir / "val.parquet"), config.max_val_bytes)
     table, curve_rows, sampled = {}, [], {}
@@ -81,14 +85,19 @@ def run_integrate(params: Params, split_dir: Path, tokenizer_dir: Path, baseline
             run_name = f"integrate/{name}" + (f"/seed{seed}" if config.seeds > 1 else "")
             with tracker.child(run_name, {"tokenizer": name, "seed": str(seed)}) as child:
                 models_by_seed[str(seed)], curves[str(seed)] = train_one(tokenizer, train, val_rows, val_bytes,
-                                                                         params, seed)
+                                                                         params, seed, world, device)
                 for row in curves[str(seed)]:
                     child.metrics({k: v for k, v in row.items() if k != "step"}, step=row["step"])
+        if not world.is_main:
+            continue
         model, curve = models_by_seed[str(params.seed)], curves[str(params.seed)]  # the one saved and sampled
         table[name] = lm_row(tokenizer, model, curves, val_bytes)
         curve_rows += [{"tokenizer": name, **row} for row in curve]
         sampled[name] = samples(model, tokenizer, config, params.seed)
         save_lm(model.cpu(), tokenizer, models / name, meta={"curve": curve, "row": table[name]})
+    shutdown(world)
+    if not world.is_main:
+        return {}
     if "fsqtok" in table and "bpe" in table:
         table["fsqtok_vs_bpe_bpb_ratio"] = table["fsqtok"]["val_bpb"] / table["bpe"]["val_bpb"]
     write_report(reports, table, curve_rows, sampled, config.tokenizers)

@@ -18,6 +18,7 @@ from fsqtok.config import FlowConfig
 from fsqtok.flow.data import LatentWindows
 from fsqtok.flow.model import FlowModelConfig, FlowTransformer
 from fsqtok.runtime.device import evaluating
+from fsqtok.runtime.distributed import World, wrap
 from fsqtok.runtime.optim import adamw, optimizer_step, set_lr, warmup_cosine
 from fsqtok.store.checkpoint import Checkpointer
 
@@ -29,20 +30,27 @@ def model_config(config: FlowConfig, latent_dim: int) -> FlowModelConfig:
 
 
 def flow_loss(flow: FlowTransformer, autoencoder: ByteAutoEncoder, batch: LatentWindows, config: FlowConfig,
-              generator: torch.Generator) -> tuple[torch.Tensor, dict]:
-    """The training loss of one batch, and its parts; all randomness from `generator`."""
+              generator: torch.Generator, world: World = World()) -> tuple[torch.Tensor, dict]:
+    """The training loss of one global batch, and its parts; all randomness from `generator`,
+    drawn for the whole batch on every rank. A rank runs the model on its rows only and divides
+    by the global counts, times the world size, so the ranks' average is the whole batch's loss."""
     x1, mask = batch.codes, batch.mask  # (B, S, D), (B, S)
     t = torch.rand(len(x1), generator=generator)  # (B,)
     x0 = torch.randn(x1.shape, generator=generator) * config.noise_std
-    x_t = (1 - t)[:, None, None] * x0 + t[:, None, None] * x1
-    x1_hat = flow(x_t, t, mask)
-    mse = ((x1_hat - x1) ** 2).mean(dim=-1)[mask].mean()
     real = mask.nonzero()  # (M, 2) positions holding a chunk
-    picked = real[torch.randperm(len(real), generator=generator)[: config.ce_positions]]
-    logits = autoencoder.decode(x1_hat[picked[:, 0], picked[:, 1]])  # (P, T, 257)
-    targets = batch.bytes[picked[:, 0], picked[:, 1]]  # (P, T)
-    ce = F.cross_entropy(logits.reshape(-1, N_CLASSES), targets.reshape(-1))
-    return mse + config.ce_weight * ce, {"mse": mse.item(), "ce": ce.item()}
+    picked = real[torch.randperm(len(real), generator=generator)[: config.ce_positions]]  # (P, 2)
+    rows = world.shard(torch.arange(len(x1)))
+    first, last = int(rows[0]), int(rows[-1]) + 1
+    x_t = (1 - t)[:, None, None] * x0 + t[:, None, None] * x1
+    x1_hat = flow(x_t[first:last], t[first:last], mask[first:last])  # (B / W, S, D)
+    squared = ((x1_hat - x1[first:last]) ** 2).mean(dim=-1)[mask[first:last]]
+    mse = squared.sum() * world.size / mask.sum()
+    mine = picked[(picked[:, 0] >= first) & (picked[:, 0] < last)]
+    logits = autoencoder.decode(x1_hat[mine[:, 0] - first, mine[:, 1]])  # (P_rank, T, 257)
+    targets = batch.bytes[mine[:, 0], mine[:, 1]]  # (P_rank, T)
+    ce = F.cross_entropy(logits.reshape(-1, N_CLASSES), targets.reshape(-1), reduction="sum") * world.size \
+        / (len(picked) * targets.shape[-1])
+    return mse + config.ce_weight * ce, {"mse": world.mean(mse.item()), "ce": world.mean(ce.item())}
 
 
 @dataclass
@@ -62,6 +70,7 @@ class FlowRun:
     key: str  # the run key the checkpoints are filed under
     on_eval: Callable[[dict], None] = lambda row: None
     progress: bool = True
+    world: World = World()  # the processes torchrun started; rank 0 evaluates and writes
 
     def run(self, stop_after: int | None = None) -> tuple[FlowTransformer, FlowState]:
         """Train to config.steps (or stop once step `stop_after` is done), resuming from the latest
@@ -79,30 +88,33 @@ class FlowRun:
             generator.set_state(checkpoint["generator"])
             state = FlowState(checkpoint["step"], list(checkpoint["history"]))
             print(f"flow: resumed from {source} at step {state.step}")
-        self._loop(flow, optimizer, generator, state, min(self.config.steps, stop_after or self.config.steps))
+        end = min(self.config.steps, stop_after or self.config.steps)
+        self._loop(flow, wrap(flow, self.world, torch.device("cpu")), optimizer, generator, state, end)
         return flow.eval(), state
 
-    def _loop(self, flow, optimizer, generator: torch.Generator, state: FlowState, end: int) -> None:
-        config = self.config
-        bar = tqdm(total=end, initial=state.step, desc="flow", disable=not self.progress, mininterval=2)
+    def _loop(self, flow, trained, optimizer, generator: torch.Generator, state: FlowState, end: int) -> None:
+        """`trained` is `flow` as the world trains it (DDP over several processes)."""
+        config, main = self.config, self.world.is_main
+        bar = tqdm(total=end, initial=state.step, desc="flow", disable=not (self.progress and main), mininterval=2)
         started, started_step = time.perf_counter(), state.step
         while state.step < end:
             set_lr(optimizer, config.lr * warmup_cosine(state.step, config.steps, config.warmup_steps,
                                                         config.min_lr_ratio))
             batch = self.train.select(torch.randint(0, len(self.train), (config.batch_size,), generator=generator))
-            loss, parts = flow_loss(flow, self.autoencoder, batch, config, generator)
-            loss_value = optimizer_step(flow, optimizer, loss, config.grad_clip,
-                                        f"flow: the loss became {{loss}} at step {state.step + 1}; lower flow.lr")
+            loss, parts = flow_loss(trained, self.autoencoder, batch, config, generator, self.world)
+            loss_value = optimizer_step(trained, optimizer, loss, config.grad_clip,
+                                        f"flow: the loss became {{loss}} at step {state.step + 1}; lower flow.lr",
+                                        self.world)
             state.step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
-            if state.step % config.eval_every == 0 or state.step == config.steps:
+            if main and (state.step % config.eval_every == 0 or state.step == config.steps):
                 rate = (state.step - started_step) / (time.perf_counter() - started)
                 row = {"step": state.step, "train_loss": loss_value, **{f"train_{k}": v for k, v in parts.items()},
                        **self.val_loss(flow), "steps_per_s": rate}
                 state.history.append(row)
                 self.on_eval(row)
-            if state.step % config.checkpoint_every == 0 or state.step == config.steps:
+            if main and (state.step % config.checkpoint_every == 0 or state.step == config.steps):
                 self.checkpoints.save({"model": flow.state_dict(), "optimizer": optimizer.state_dict(),
                                        "generator": generator.get_state(), "step": state.step,
                                        "history": state.history, "key": self.key}, state.step)

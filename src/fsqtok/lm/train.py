@@ -18,6 +18,7 @@ from fsqtok.config import LMConfig
 from fsqtok.lm.data import batch_inputs
 from fsqtok.lm.model import Transformer
 from fsqtok.runtime.device import evaluating
+from fsqtok.runtime.distributed import World, wrap
 from fsqtok.runtime.optim import adamw, optimizer_step, set_lr, warmup_cosine
 from fsqtok.runtime.precision import autocast
 
@@ -45,20 +46,25 @@ def bits_per_byte(model: Transformer, tokens: torch.Tensor, segments: torch.Tens
 
 
 def train_lm(model: Transformer, tokens: torch.Tensor, segments: torch.Tensor, config: LMConfig,
-             device, seed: int, evaluate: Callable[[int], dict], name: str, precision: str = "fp32") -> list[dict]:
+             device, seed: int, evaluate: Callable[[int], dict], name: str, precision: str = "fp32",
+             world: World = World()) -> list[dict]:
     """Train on packed rows (N, T + 1) for config.steps; returns the curve (one row per evaluation,
-    every config.eval_every steps and at the end)."""
+    every config.eval_every steps and at the end; evaluated on rank 0 only). Under torchrun each
+    rank trains on its rows of the same seeded global batch; the loss is normalised by the
+    global count of targets, so the ranks' averaged gradient is the single-process one."""
     optimizer = adamw(model, config.lr, config.weight_decay, decay_embeddings=True)
+    trained = wrap(model, world, device)
     generator = torch.Generator().manual_seed(seed)
     curve, seen_tokens, started = [], 0, time.perf_counter()
-    for step in tqdm(range(config.steps), desc=f"lm {name}", mininterval=2):
+    for step in tqdm(range(config.steps), desc=f"lm {name}", mininterval=2, disable=not world.is_main):
         set_lr(optimizer, config.lr * warmup_cosine(step, config.steps, config.warmup_steps, config.min_lr_ratio))
-        pick = torch.randint(0, len(tokens), (config.batch_size,), generator=generator)
-        nll, count = masked_nll(model, (tokens[pick], segments[pick]), device, precision)
-        loss = optimizer_step(model, optimizer, nll / max(1, count), config.grad_clip,
-                              f"integrate: the {name} LM's loss became {{loss}} at step {step + 1}; lower lm.lr")
+        pick = world.shard(torch.randint(0, len(tokens), (config.batch_size,), generator=generator))
+        nll, count = masked_nll(trained, (tokens[pick], segments[pick]), device, precision)
+        loss = optimizer_step(trained, optimizer, nll * world.size / max(1, world.sum(count)), config.grad_clip,
+                              f"integrate: the {name} LM's loss became {{loss}} at step {step + 1}; lower lm.lr",
+                              world)
         seen_tokens += config.batch_size * config.context_tokens
-        if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
+        if world.is_main and ((step + 1) % config.eval_every == 0 or step + 1 == config.steps):
             elapsed = time.perf_counter() - started
             curve.append({"step": step + 1, "train_loss": loss, "tokens_seen": seen_tokens,
                           "tokens_per_s": seen_tokens / elapsed, **evaluate(step + 1)})

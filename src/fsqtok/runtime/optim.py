@@ -9,6 +9,7 @@ import math
 import torch
 
 from fsqtok.errors import FsqtokError
+from fsqtok.runtime.distributed import World
 
 
 def adamw(model: torch.nn.Module, lr: float, weight_decay: float, decay_embeddings: bool) -> torch.optim.AdamW:
@@ -39,11 +40,12 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 
 def optimizer_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor, grad_clip: float,
-                   diverged: str) -> float:
-    """Backward, clip the global grad norm to `grad_clip` (0 = off) and step; returns the loss.
-    A NaN or infinite loss raises before the step, with `diverged` (what to say, what to do) in
-    the message, so the weights and the last checkpoint stay as they were."""
-    value = loss.item()
+                   diverged: str, world: World = World()) -> float:
+    """Backward, clip the global grad norm to `grad_clip` (0 = off) and step; returns the loss
+    (averaged over the ranks). A NaN or infinite loss raises on every rank before the step, with
+    `diverged` (what to say, what to do) in the message, so the weights and the last checkpoint
+    stay as they were."""
+    value = world.mean(loss.item())
     if not math.isfinite(value):
         raise FsqtokError(diverged.format(loss=value))
     optimizer.zero_grad(set_to_none=True)

@@ -46,10 +46,10 @@ def fsync_dir(directory: Path) -> None:
         os.close(handle)
 
 
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, read in blocks (hex)."""
+def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
+    """A hash of a file's bytes, read in blocks (hex); DVC's file hash is the "md5" one."""
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        return hashlib.file_digest(handle, algorithm).hexdigest()
 
 
 def write_json(path: str | Path, data: object) -> None:

@@ -26,6 +26,7 @@ from fsqtok.store.files import read_texts, write_json
 from fsqtok.text.chunking import pretokenize, split_long
 from fsqtok.tokenizers.base import FIRST_LEARNED_ID
 from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
+from fsqtok.tokenizers.hf import export_hf
 from fsqtok.tokenizers.vocab import ChunkVocabulary
 
 MAX_JOIN = 3  # most pre-tokens in one multi-piece candidate
@@ -212,6 +213,8 @@ def run_prune(params: Params, autoencoder: Path, split_dir: Path, out: Path, rep
     }
     tokenizer.save(out, meta={"autoencoder": ae_meta, "codebook": metrics,
                               "params_hash": params.digest("chunking", "prune")})
+    export_hf(tokenizer, out / "hf")  # the same ids through Hugging Face tokenizers / transformers
+    tracker.artifacts(out / "hf", "hf")
     plot_codebook(stats.rank_frequency, coverage_curve(stats.rank_frequency), reports)
     write_json(reports / "metrics.json", metrics)
     tracker.metrics(metrics)
