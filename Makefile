@@ -22,6 +22,7 @@ test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
 ui: $(STAMP)
+	@echo "MLflow UI: http://127.0.0.1:5000/#/experiments?workflowType=machine_learning (training runs; parent rows compare whole pipelines)"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
 
 lint: $(STAMP)
