@@ -7,10 +7,18 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from fsqtok.config import FlowConfig
+from fsqtok.config import ConfigError, FlowConfig, build_section
 from fsqtok.flow.model import FlowModelConfig, FlowTransformer
-from fsqtok.store.bundle import CHECKSUMS, META, WEIGHTS, BundleError, load_state_checked, read_bundle, read_json_file
-from fsqtok.store.bundle import write_bundle as write_folder
+from fsqtok.store.bundle import (
+    CHECKSUMS,
+    META,
+    WEIGHTS,
+    BundleError,
+    load_state_checked,
+    read_bundle,
+    read_json_file,
+    write_bundle,
+)
 from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
 
 FLOW = "fsqtok.flow"
@@ -25,28 +33,26 @@ def save_flow(flow: FlowTransformer, config: FlowConfig, tokenizer_dir: Path, pa
     bundle_config = {"model": dataclasses.asdict(flow.config), "flow": dataclasses.asdict(config),
                      "autoencoder": {"tokenizer": str(tokenizer_dir),
                                      "weights_sha256": autoencoder_identity(tokenizer_dir)}}
-    return write_folder(path, FLOW, bundle_config, flow.state_dict(), meta)
+    return write_bundle(path, FLOW, bundle_config, flow.state_dict(), meta)
 
 
 def load_flow(path: str | Path, tokenizer_dir: str | Path | None = None
               ) -> tuple[FlowTransformer, FlowConfig, AutoEncoderTokenizer]:
     """(flow model in eval mode, its training params, the tokenizer whose auto-encoder it was
     trained on); `tokenizer_dir` defaults to the one the bundle names."""
-    from fsqtok.config import build_section
-
     path = Path(path)
     config, tensors, _ = read_bundle(path, FLOW)
     try:
         model_config = FlowModelConfig(**config["model"])
         flow_config = build_section(FlowConfig, config["flow"], "flow")
-        expected = config["autoencoder"]
-    except (KeyError, TypeError) as err:
+        trained_on, expected_sha = config["autoencoder"]["tokenizer"], config["autoencoder"]["weights_sha256"]
+    except (KeyError, TypeError, ConfigError) as err:
         raise BundleError(f"{path / 'config.json'}: bad flow settings ({err})") from None
-    tokenizer_dir = Path(tokenizer_dir or expected["tokenizer"])
+    tokenizer_dir = Path(tokenizer_dir or trained_on)
     tokenizer = AutoEncoderTokenizer.load(tokenizer_dir)
-    if autoencoder_identity(tokenizer_dir) != expected["weights_sha256"]:
+    if autoencoder_identity(tokenizer_dir) != expected_sha:
         raise BundleError(f"{path / 'config.json'}: this flow model was trained on another auto-encoder than "
-                          f"{tokenizer_dir}'s (weights SHA-256 {expected['weights_sha256'][:12]}…); retrain it "
+                          f"{tokenizer_dir}'s (weights SHA-256 {expected_sha[:12]}…); retrain it "
                           "(dvc repro) or pass the tokenizer it was trained with")
     flow = FlowTransformer(model_config)
     load_state_checked(flow, tensors, path)
