@@ -316,7 +316,7 @@ def flow_reconstruct(path: Path | None = INPUT_ARGUMENT, model: Path = FLOW_OPTI
         _, _, tok = load_flow(model, tokenizer)
         codes = read_latents(path) if path is not None and path.suffix == ".safetensors" else \
             tok.model.fsq.indices_to_codes(text_latents(tok, read_input(path))[1])
-        indices = snap(codes, tok.model.fsq, check_snap(snap_to), vocab_indices(tok))
+        indices = snap(codes, tok.model.fsq, check_snap(snap_to), tok.code_tensor())
     sys.stdout.buffer.write(spell(tok.model, indices.unsqueeze(0))[0])
     sys.stdout.buffer.flush()
 
@@ -336,7 +336,7 @@ def flow_generate(model: Path = FLOW_OPTION, tokenizer: Path | None = FLOW_TOKEN
         if not 0 < chunks <= flow.config.max_positions or steps < 1 or samples < 1:
             raise FsqtokError(f"--chunks must be in [1, {flow.config.max_positions}], --steps and --samples >= 1")
         texts = sample_flow(flow, tok.model, samples, chunks, steps, config.noise_std, seed, check_snap(snap_to),
-                            vocab_indices(tok))
+                            tok.code_tensor())
     sys.stdout.buffer.write(b"\n\n".join(texts) + b"\n")
     sys.stdout.buffer.flush()
 
@@ -345,12 +345,6 @@ def check_snap(mode: str) -> str:
     if mode not in ("grid", "vocab"):
         raise FsqtokError(f"--snap must be grid or vocab, got {mode!r}")
     return mode
-
-
-def vocab_indices(tokenizer):
-    import torch
-
-    return torch.tensor(tokenizer.codes, dtype=torch.int64)
 
 
 def read_latents(path: Path):

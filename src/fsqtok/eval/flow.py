@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from fsqtok.autoencoder.data import unpack_chunks
 from fsqtok.autoencoder.infer import decode_indices
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import Params
@@ -35,7 +36,7 @@ def ceiling(autoencoder: ByteAutoEncoder, windows: LatentWindows, mode: str, voc
     """Real latents -> snap -> decoder, against the real chunks: the best any generated latent
     sequence can be spelled. Byte accuracy counts equal bytes at equal positions."""
     indices = snap(windows.codes[windows.mask], autoencoder.fsq, mode, vocab)  # (M,)
-    real = [bytes(row[row < 256].tolist()) for row in windows.bytes[windows.mask]]
+    real = unpack_chunks(windows.bytes[windows.mask])
     spelled = decode_indices(autoencoder, indices)
     matches = sum(sum(a == b for a, b in zip(r, s, strict=False)) for r, s in zip(real, spelled, strict=True))
     exact = sum(r == s for r, s in zip(real, spelled, strict=True))
@@ -100,7 +101,7 @@ def run_flow(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir
     if not world.is_main:
         return {}
     save_flow(flow, config, tokenizer_dir, out, meta={"step": state.step, "metrics": state.history[-1]})
-    vocab = torch.tensor(tokenizer.codes, dtype=torch.int64)
+    vocab = tokenizer.code_tensor()
     judge_model = KneserNeyBytes("\n".join(take_bytes(judge_half, config.judge_bytes)[0]).encode("utf-8"),
                                  config.judge_order)
     samples = generator_samples(params, flow, autoencoder, vocab, lm_dir, tokenizer_paths(tokenizer_dir,

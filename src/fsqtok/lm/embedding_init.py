@@ -19,7 +19,7 @@ def init_from_codes(model: Transformer, tokenizer) -> None:
     """Overwrite embedding rows of the learned pieces (ids 259..) with projected code features."""
     if len(tokenizer.codes) < 2:  # nothing to project (a vocabulary without learned pieces)
         return
-    features = tokenizer.model.code_features(torch.tensor(tokenizer.codes, dtype=torch.int64))  # (P, F)
+    features = tokenizer.model.code_features(tokenizer.code_tensor())  # (P, F)
     centered = features - features.mean(dim=0)
     rank = min(model.config.d_model, *centered.shape)
     # Exact SVD, not torch.pca_lowrank: that one draws from the global RNG, so the init would

@@ -94,8 +94,10 @@ class Tokenizer:
 
     def decode(self, ids: list[int], skip_special: bool = True) -> str:
         """Text of `ids`; bytes that are not valid UTF-8 become U+FFFD (decode_bytes keeps them)."""
+        if skip_special:  # the common case: decode_bytes checks the ids once
+            return self.decode_bytes(ids).decode("utf-8", errors="replace")
         ids = as_id_list(ids)
-        if not skip_special and any(0 <= i < N_SPECIAL for i in ids):
+        if any(0 <= i < N_SPECIAL for i in ids):
             names = {v: k for k, v in SPECIAL_TOKENS.items()}
             parts, run = [], []
             for i in ids:

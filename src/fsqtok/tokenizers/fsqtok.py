@@ -80,6 +80,12 @@ class AutoEncoderTokenizer(Tokenizer):
             self._model, _ = load_autoencoder(self.autoencoder_dir, kind=TOKENIZER)
         return self._model
 
+    def code_tensor(self):
+        """The verified FSQ code of each piece, in id order, as an int64 tensor (P,)."""
+        import torch
+
+        return torch.tensor(self.codes, dtype=torch.int64)
+
     def neural_codes(self, chunks: list[bytes]) -> list[int]:
         """FSQ code index of each chunk (the encoder's view)."""
         from fsqtok.autoencoder.infer import encode_chunks

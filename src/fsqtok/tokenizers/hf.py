@@ -90,8 +90,8 @@ def hf_tokenizer_json(tokenizer: AutoEncoderTokenizer) -> str:
     vocab.update({symbol[b]: BYTE_OFFSET + b for b in range(256)})
     pieces = tokenizer.vocab.pieces
     vocab.update({"".join(symbol[b] for b in piece): FIRST_LEARNED_ID + i for i, piece in enumerate(pieces)})
-    joins = [p for p in pieces if len(pretokenize(p)) > 1 or p.isspace()]  # as ChunkVocabulary picks them
-    splitter = "|".join(filter(None, [join_alternatives(joins), unicode_pattern(PRETOKEN.pattern.decode())]))
+    splitter = "|".join(filter(None, [join_alternatives(tokenizer.vocab.joins),
+                                      unicode_pattern(PRETOKEN.pattern.decode())]))
     hf = HFTokenizer(models.WordPiece(vocab, unk_token="<pad>", continuing_subword_prefix="",
                                       max_input_chars_per_word=MAX_WORD_CHARS))
     hf.pre_tokenizer = pre_tokenizers.Sequence([

@@ -32,9 +32,10 @@ class ChunkVocabulary:
         # Joins: pieces that can be a run of several whole pre-tokens of a text (" of the"; also
         # "\n\n", one pre-token alone but two before a word). One regex splits text into joins
         # (longest first) and pre-tokens, so encoding is a findall plus a dict lookup per match.
-        joins = [p for p in pieces if len(pretokenize(p)) > 1 or p.isspace()]
-        self.splitter = re.compile(b"(?:" + join_trie(joins) + b")|" + PRETOKEN.pattern) if joins else PRETOKEN
-        self._ids_of = {p: [self.piece_to_id[p]] for p in joins}  # match -> ids; grows as a cache
+        self.joins = [p for p in pieces if len(pretokenize(p)) > 1 or p.isspace()]
+        self.splitter = re.compile(b"(?:" + join_trie(self.joins) + b")|" + PRETOKEN.pattern) if self.joins \
+            else PRETOKEN
+        self._ids_of = {p: [self.piece_to_id[p]] for p in self.joins}  # match -> ids; grows as a cache
         self._cache_bytes = 0  # estimated memory of the entries added to _ids_of
         # A match whose end lies this close to a block's end may differ from the whole text's:
         # joins reach max_piece_bytes ahead, pre-token lookaheads two bytes beyond a match.
