@@ -141,6 +141,7 @@ class PretrainConfig:
     warmup_steps: int = 100  # linear warmup, then cosine to min_lr_ratio * lr
     min_lr_ratio: float = 0.05
     grad_clip: float = 1.0  # max global grad norm (0 = off)
+    norm_freeze: float = 0.1  # share of steps after which the norm before FSQ uses running statistics
     eval_every: int = 500  # steps between val evaluations
     eval_chunks: int = 20000  # val chunk occurrences per evaluation
     checkpoint_every: int = 1000  # steps between checkpoints
@@ -155,7 +156,8 @@ class PretrainConfig:
         _require(self.lr > 0, "lr", "> 0", self.lr)
         for key in ("weight_decay", "grad_clip", "warmup_steps", "threads"):
             _require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
-        _require(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", "in [0, 1]", self.min_lr_ratio)
+        for key in ("min_lr_ratio", "norm_freeze"):
+            _require(0 <= getattr(self, key) <= 1, key, "in [0, 1]", getattr(self, key))
         for key in ("join_rate", "split_rate"):
             _require(0 <= getattr(self, key) <= 0.5, key, "in [0, 0.5]", getattr(self, key))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import torch
 
@@ -51,6 +52,13 @@ def chunk_tensor(texts, max_chunk_bytes: int, limit: int = 0, seed: int = 0) -> 
         generator = torch.Generator().manual_seed(seed)
         chunks = chunks[torch.randperm(len(chunks), generator=generator)[:limit]]
     return chunks
+
+
+def train_frequency(chunks: torch.Tensor, texts, max_chunk_bytes: int) -> torch.Tensor:
+    """How often each chunk row of (M, T) occurs as a chunk of `texts`: (M,) int64.
+    Example: ([[104, 105, 256]], ["hi hi"], 3) -> [1] (the chunks are b"hi" and b" hi")"""
+    counts = Counter(iter_text_chunks(texts, max_chunk_bytes))
+    return torch.tensor([counts[chunk] for chunk in unpack_chunks(chunks)], dtype=torch.int64)
 
 
 class ChunkStream:

@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from fsqtok.autoencoder.data import ChunkStream, chunk_tensor, segment_tensor
+from fsqtok.autoencoder.data import ChunkStream, chunk_tensor, segment_tensor, train_frequency
 from fsqtok.autoencoder.io import save_autoencoder
-from fsqtok.autoencoder.metrics import evaluate_chunks, reconstruction_loss
+from fsqtok.autoencoder.metrics import bucket_byte_shares, evaluate_chunks, reconstruction_loss
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import Params, PretrainConfig
 from fsqtok.errors import FsqtokError
@@ -115,6 +115,7 @@ class PretrainRun:
     checkpoints: Checkpointer  # a folder of this run's fingerprint
     fingerprint: str  # training_fingerprint of params, data and code
     device: torch.device
+    val_train_counts: torch.Tensor | None = None  # (M,) times each val chunk occurs in train: bucket metrics
     on_eval: Callable[[dict], None] = lambda row: None  # e.g. log to MLflow
     progress: bool = True
     world: World = World()  # the processes torchrun started; rank 0 evaluates and writes
@@ -145,11 +146,15 @@ class PretrainRun:
     def _loop(self, model, trained, optimizer, stream, state: TrainState, end: int) -> None:
         """`trained` is `model` as the world trains it (DDP over several processes)."""
         config, main = self.params.pretrain, self.world.is_main
+        freeze_step = round(config.norm_freeze * config.steps)
         bar = tqdm(total=end, initial=state.step, desc="pretrain", disable=not (self.progress and main), mininterval=2)
         started, started_step = time.perf_counter(), state.step
         while state.step < end:
             set_lr(optimizer, config.lr * warmup_cosine(state.step, config.steps, config.warmup_steps,
                                                         config.min_lr_ratio))
+            # After freeze_step the norm before FSQ uses its running statistics: a chunk's code then
+            # no longer jitters with the batch it is in, so the decoder sees one code per chunk.
+            model.fsq_norm.train(state.step < freeze_step)
             x = self.world.shard(stream.next_batch(config.batch_size)).to(self.device)
             loss = train_step(trained, optimizer, x, self.params.precision, config.grad_clip,
                               f"pretrain: the loss became {{loss}} at step {state.step + 1}; lower pretrain.lr "
@@ -166,7 +171,7 @@ class PretrainRun:
         bar.close()
 
     def _evaluate(self, model, state: TrainState, train_loss: float, steps_per_s: float) -> None:
-        metrics = evaluate_chunks(model, self.val_chunks, 4096, self.device)
+        metrics = evaluate_chunks(model, self.val_chunks, 4096, self.device, self.val_train_counts)
         row = {"step": state.step, "train_loss": train_loss, **metrics, "steps_per_s": steps_per_s}
         state.history.append(row)
         if metrics["exact_match"] > state.best_exact:
@@ -193,6 +198,7 @@ def run_pretrain(params: Params, split_dir: Path, out: Path, checkpoint_dir: Pat
         params=params,
         train_chunks=segment_tensor(train, params.pretrain, max_bytes, params.seed),
         val_chunks=val_chunks,
+        val_train_counts=train_frequency(val_chunks, train, max_bytes),
         checkpoints=Checkpointer(checkpoint_dir / fingerprint, params.pretrain.keep_checkpoints),
         fingerprint=fingerprint,
         device=device,
@@ -205,6 +211,7 @@ def run_pretrain(params: Params, split_dir: Path, out: Path, checkpoint_dir: Pat
         return None
     best = next(row for row in state.history if row["step"] == state.best_step)
     summary = {"steps": state.step, "best_step": state.best_step, "best": best, "final": state.history[-1],
+               "val_bytes": bucket_byte_shares(run.val_chunks, run.val_train_counts),
                "params": sum(p.numel() for p in model.parameters())}
     save_autoencoder(model, out, meta={"step": state.best_step, "metrics": best,
                                        "params_hash": params.digest(*SECTIONS)})
