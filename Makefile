@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install repro repro-seed test ui bench lint
+.PHONY: install repro repro-seed repro-long test ui bench lint
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -33,3 +33,6 @@ bench: $(STAMP)
 
 repro-seed: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/fsqtok exp --profile profiles/seed.yaml
+
+repro-long: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/fsqtok exp --profile profiles/cpu-long.yaml

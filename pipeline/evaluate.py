@@ -17,7 +17,7 @@ def main(
     tokenizer: Path = Path("models/tokenizer"),
     baselines_dir: Path = Path("models/baselines"),
     untrained: Path = Path("reports/baseline/untrained.json"),
-    curve: Path = Path("reports/pretrain/curve.csv"),
+    pretrain_reports: Path = Path("reports/pretrain"),
     codebook_dir: Path = Path("reports/codebook"),
     out_dir: Path = Path("reports/evaluate"),
 ) -> None:
@@ -26,8 +26,8 @@ def main(
         set_threads(0)
         with stage_run("evaluate", params, SECTIONS) as tracker:
             tracker.splits(split_dir, ["val", "test"])
-            metrics = run_evaluate(params, split_dir, tokenizer, baselines_dir, untrained, curve, codebook_dir,
-                                   out_dir, tracker)
+            metrics = run_evaluate(params, split_dir, tokenizer, baselines_dir, untrained, pretrain_reports,
+                                   codebook_dir, out_dir, tracker)
             tracker.rollup(metrics["headline"])
         print("evaluate: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics["headline"].items()))
 

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from conftest import run
 from fsqtok.tokenizers.baselines import BPETokenizer
 
@@ -47,8 +49,6 @@ def test_compare_writes_offline_html(tmp_path):
 
 
 def test_profile_becomes_checked_dvc_overrides(tmp_path, monkeypatch):
-    import pytest
-
     from fsqtok.cli import profile_overrides
     from fsqtok.errors import FsqtokError
 
@@ -62,10 +62,11 @@ def test_profile_becomes_checked_dvc_overrides(tmp_path, monkeypatch):
         profile_overrides(tmp_path / "bad.yaml")
 
 
-def test_seed_profile_is_valid(monkeypatch):
+@pytest.mark.parametrize(("profile", "steps"), [("seed", 100000), ("cpu-long", 60000)])
+def test_shipped_profiles_are_valid(monkeypatch, profile, steps):
     from conftest import ROOT
     from fsqtok.cli import profile_overrides
 
     monkeypatch.chdir(ROOT)
-    args = profile_overrides(ROOT / "profiles/seed.yaml")
-    assert "pretrain.steps=100000" in args and "prune.vocab_size=32768" in args
+    args = profile_overrides(ROOT / f"profiles/{profile}.yaml")
+    assert f"pretrain.steps={steps}" in args and "prune.vocab_size=32768" in args

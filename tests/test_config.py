@@ -21,6 +21,7 @@ def test_repo_params_file_is_valid():
     [
         ({"pretrain": {"lr": "fast"}}, "pretrain.lr: must be a finite number, got 'fast'"),
         ({"pretrain": {"lr": -1}}, "pretrain.lr: must be > 0, got -1.0"),
+        ({"pretrain": {"norm_freeze": 1.5}}, "pretrain.norm_freeze: must be in [0, 1], got 1.5"),
         ({"pretrain": {"stepz": 3}}, "pretrain.stepz: unknown key; allowed: steps,"),
         ({"colour": 1}, "colour: unknown key; allowed: seed, device,"),
         ({"split": {"val_fraction": -0.1}}, "split.val_fraction: must be in (0, 1), got -0.1"),

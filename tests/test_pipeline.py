@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
@@ -38,9 +39,10 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
 
     run(["git", "add", "-A"], pipeline_repo)
     run(["git", "commit", "-qm", "outputs"], pipeline_repo)
-    experiment = run(["dvc", "exp", "run", "-S", "split.seed=1", "-S", "lm.seeds=2", "--name", "seed1"],
-                     pipeline_repo, env)
+    (tmp_path / "seed1.yaml").write_text("split:\n  seed: 1\nlm:\n  seeds: 2\n")
+    experiment = run(["fsqtok", "exp", "--profile", str(tmp_path / "seed1.yaml")], pipeline_repo, env)
     assert ran_stages(experiment.stdout) == STAGES[1:]
+    check_profile_report(pipeline_repo, "seed1")
     lm_table = json.loads((pipeline_repo / "reports/integrate/metrics.json").read_text())
     for name in ("fsqtok", "bpe", "byte"):
         per_seed = lm_table[name]["val_bpb_per_seed"]
@@ -61,8 +63,8 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
     pretrain = next(r for r in runs if r.info.run_name == "pretrain")
     assert pretrain.data.tags["stage"] == "pretrain" and len(pretrain.data.tags["params_hash"]) == 12
     assert pretrain.data.params["pretrain.steps"] == "6"
-    history = client.get_metric_history(pretrain.info.run_id, "byte_accuracy")
-    assert [m.step for m in history] == [3, 6]
+    for name in ("byte_accuracy", "byte_accuracy_train_over_100", "byte_accuracy_train_0_2"):
+        assert [m.step for m in client.get_metric_history(pretrain.info.run_id, name)] == [3, 6]
     lm_runs = {}  # parent run name -> names of the integrate stage's LM child runs
     for integrate in (r for r in runs if r.info.run_name == "integrate"):
         parent = by_id[integrate.data.tags["mlflow.parentRunId"]].info.run_name
@@ -76,6 +78,24 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
     check_flow(pipeline_repo, env)
     noise = client.search_runs([exp.experiment_id], filter_string="tags.`fsqtok.pipeline` = 'exp:noise'")[0]
     assert "flow.flow_judge_bpb" in noise.data.metrics and noise.data.params["flow.noise_std"] == "0.1"
+
+
+def check_profile_report(repo, name):
+    """`fsqtok exp` summarises the experiment it ran from the workspace's outputs."""
+    out = repo / "reports/profiles" / name
+    summary = json.loads((out / "metrics.json").read_text())
+    codebook = json.loads((repo / "reports/codebook/metrics.json").read_text())
+    tokenizers = json.loads((repo / "reports/evaluate/metrics.json").read_text())["tokenizers"]
+    pretrain = json.loads((repo / "reports/pretrain/metrics.json").read_text())
+    assert summary["candidates_verified"] == codebook["verified_codes"]
+    assert summary["vocab_size"] == codebook["vocab_size"]
+    assert summary["bytes_per_token"]["test"]["bpe"] == tokenizers["test"]["bpe"]["bytes_per_token"]
+    assert summary["pretrain"]["best"] == pretrain["best"]
+    assert {f"byte_accuracy_train_{b}" for b in ("over_100", "11_100", "3_10", "0_2")} <= set(pretrain["best"])
+    assert sum(pretrain["val_bytes"].values()) == pytest.approx(1.0)
+    assert list(summary["seed_strings"]) == ["hello world", "The quick brown fox", "123 test"]
+    assert (out / "curve.csv").read_bytes() == (repo / "reports/pretrain/curve.csv").read_bytes()
+    assert (out / "curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def check_pipeline_rows(client, exp, parents):
@@ -155,6 +175,11 @@ def check_reports(repo):
     for name, row in evaluate["tokenizers"]["val"].items():
         assert f"<b>{name}</b>" in html and number(row["bytes_per_token"]) in html
     assert number(evaluate["headline"]["byte_accuracy_after"]) in html
+    pretrain = json.loads((repo / "reports/pretrain/metrics.json").read_text())
+    codebook = json.loads((repo / "reports/codebook/metrics.json").read_text())
+    assert "seen over 100 times in train" in html and "seen 0-2 times in train" in html
+    assert number(pretrain["val_bytes"]["byte_share_train_0_2"]) in html
+    assert f"Prune: {codebook['verified_codes']:,} of {codebook['candidates']:,} candidates" in html
     assert evaluate["headline"]["fsqtok_lossless_rate"] == 1.0
     integrate = json.loads((repo / "reports/integrate/metrics.json").read_text())
     assert set(integrate) == {"fsqtok", "bpe", "byte", "fsqtok_vs_bpe_bpb_ratio"}

@@ -8,9 +8,9 @@ import torch
 import yaml
 
 from conftest import run
-from fsqtok.autoencoder.data import ChunkStream, chunk_tensor, pack_chunks, unpack_chunks
+from fsqtok.autoencoder.data import ChunkStream, chunk_tensor, pack_chunks, train_frequency, unpack_chunks
 from fsqtok.autoencoder.io import autoencoder_config, load_autoencoder, save_autoencoder
-from fsqtok.autoencoder.metrics import code_perplexity, evaluate_chunks
+from fsqtok.autoencoder.metrics import bucket_byte_shares, code_perplexity, evaluate_chunks
 from fsqtok.autoencoder.model import PAD, ByteAutoEncoder
 from fsqtok.autoencoder.train import PretrainRun
 from fsqtok.config import params_from_dict
@@ -76,6 +76,48 @@ def test_evaluate_counts_real_bytes_only():
     assert not model.training  # an inference model stays in eval mode
     assert metrics["byte_accuracy"] == 0.0  # every pad is right, every real byte wrong
     assert metrics["exact_match"] == 0.0 and metrics["codes_used"] == 1 and metrics["code_perplexity"] == 1.0
+
+
+class CopiesAllBut(torch.nn.Module):
+    """A stand-in auto-encoder that reconstructs every chunk except those starting with `byte`,
+    which come back as "end" everywhere."""
+
+    def __init__(self, byte: int):
+        super().__init__()
+        self.byte = byte
+
+    def forward(self, x):
+        logits = torch.nn.functional.one_hot(x, 257).float()
+        logits[x[:, 0] == self.byte] = torch.nn.functional.one_hot(torch.tensor(PAD), 257).float()
+        return logits, x[:, 0]
+
+
+def test_byte_accuracy_by_train_frequency():
+    texts = ["ab ab ab cd x"]  # chunks "ab", " ab", " ab", " cd", " x"
+    chunks = chunk_tensor(texts, 16)
+    train = ["ab" + " ab" * 200 + " x" * 5]
+    counts = train_frequency(chunks, train, 16)
+    assert counts.tolist() == [1, 200, 200, 0, 5]
+    metrics = evaluate_chunks(CopiesAllBut(ord("a")), chunks, 2, torch.device("cpu"), counts)
+    assert metrics["byte_accuracy_train_over_100"] == 1.0  # " ab" twice
+    assert metrics["byte_accuracy_train_3_10"] == 1.0  # " x"
+    assert metrics["byte_accuracy_train_0_2"] == pytest.approx(3 / 5)  # "ab" wrong (2 bytes), " cd" right (3 bytes)
+    assert metrics["byte_accuracy_train_11_100"] != metrics["byte_accuracy_train_11_100"]  # empty: nan
+    assert metrics["byte_accuracy"] == pytest.approx(11 / 13)
+    assert bucket_byte_shares(chunks, counts) == pytest.approx({
+        "byte_share_train_over_100": 6 / 13, "byte_share_train_11_100": 0.0, "byte_share_train_3_10": 2 / 13,
+        "byte_share_train_0_2": 5 / 13})
+    assert "byte_accuracy_train_0_2" not in evaluate_chunks(CopiesAllBut(0), chunks, 2, torch.device("cpu"))
+
+
+def test_norm_freezes_after_its_share_of_steps(tiny_params, tmp_path):
+    """After pretrain.norm_freeze x steps the running statistics stop moving (eval-mode norm)."""
+    for freeze, directory, tracked in [(0.5, "a", 3), (1.0, "b", 6)]:
+        make_run(tiny_params, tmp_path / directory, norm_freeze=freeze, checkpoint_every=3).run()
+        halfway, final = (load_checkpoint(tmp_path / directory / f"step_0000000{s}.pt")["model"] for s in (3, 6))
+        assert int(final["fsq_norm.num_batches_tracked"]) == tracked
+        same = torch.equal(halfway["fsq_norm.running_mean"], final["fsq_norm.running_mean"])
+        assert same == (freeze == 0.5)
 
 
 def test_resume_is_exact(tiny_params, tmp_path):

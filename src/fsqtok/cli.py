@@ -81,11 +81,21 @@ def exp(
     profile: Path = typer.Option(..., "--profile", help="YAML of params overrides, e.g. profiles/seed.yaml"),
     name: str | None = typer.Option(None, help="experiment name (default: the profile's file name)"),
 ) -> None:
-    """Run the pipeline as a DVC experiment with a params profile applied (`dvc exp run -S ...`)."""
+    """Run the pipeline as a DVC experiment with a params profile applied (`dvc exp run -S ...`),
+    then summarise it in reports/profiles/<name>/ (metrics.json, curve.csv, curve.png)."""
+    from fsqtok.eval.profile import write_profile_report
+
+    name = name or profile.stem
     with user_errors():
         args = profile_overrides(profile)
-    code = subprocess.run(["dvc", "exp", "run", "--name", name or profile.stem, *args]).returncode
-    raise typer.Exit(code)
+    code = subprocess.run(["dvc", "exp", "run", "--name", name, *args]).returncode
+    if code:
+        raise typer.Exit(code)
+    with user_errors():
+        summary = write_profile_report(Path("."), Path("reports/profiles") / name)
+    best = summary["pretrain"]["best"]
+    typer.echo(f"{name}: val byte accuracy {best['byte_accuracy']:.4f}, {summary['candidates_verified']} candidates "
+               f"verified, vocab {summary['vocab_size']} -> reports/profiles/{name}/")
 
 
 @app.command()

@@ -16,6 +16,15 @@ from fsqtok.runtime.device import evaluating
 FREQUENCY_BUCKETS = {"over_100": (101, math.inf), "11_100": (11, 100), "3_10": (3, 10), "0_2": (0, 2)}
 
 
+def bucket_label(name: str) -> str:
+    """Example: "11_100" -> "11-100 times", "over_100" -> "over 100 times" (for tables and plots)."""
+    low, high = FREQUENCY_BUCKETS[name]
+    return f"over {low - 1} times" if high == math.inf else f"{low}-{high} times"
+
+
+BUCKET_ACCURACIES = [f"byte_accuracy_train_{name}" for name in FREQUENCY_BUCKETS]  # curve columns
+
+
 def bucket_masks(train_counts: torch.Tensor) -> dict[str, torch.Tensor]:
     """train_counts (N,) -> {bucket: (N,) bool}. Example: [0, 5, 500] -> 0_2 [T, F, F], 3_10 [F, T, F], ..."""
     return {name: (train_counts >= low) & (train_counts <= high) for name, (low, high) in FREQUENCY_BUCKETS.items()}

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fsqtok.autoencoder.data import chunk_tensor
+from fsqtok.autoencoder.metrics import BUCKET_ACCURACIES
 from fsqtok.config import Params
 from fsqtok.eval.plots import plot_bars, plot_lines
-from fsqtok.eval.reports import evaluation_report
+from fsqtok.eval.reports import autoencoder_section, evaluation_report
 from fsqtok.eval.suite import (
     reconstruction_report,
     resident_memory_mb,
@@ -24,7 +25,9 @@ SECTIONS = ["seed", "chunking", "evaluate"]  # the params it reads
 
 
 def run_evaluate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir: Path, untrained: Path,
-                 curve: Path, codebook_dir: Path, out_dir: Path, tracker) -> dict:
+                 pretrain_dir: Path, codebook_dir: Path, out_dir: Path, tracker) -> dict:
+    """`pretrain_dir` and `codebook_dir` hold the pretrain and prune stages' metrics.json (and the
+    curve and rank-frequency plot) for the report."""
     config = params.evaluate
     texts = {split: read_texts(split_dir / f"{split}.parquet") for split in ("val", "test")}
     paths = tokenizer_paths(tokenizer_dir, baselines_dir)
@@ -41,9 +44,12 @@ def run_evaluate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines
         metrics["tokenizers"]["val"][name]["resident_mb"] = resident_memory_mb(path, timed)
     before = read_json(untrained)
     metrics["headline"] = headline(metrics, before)
-    plots = draw_plots(metrics, curve, out_dir) + [codebook_dir / "rank_frequency.png"]
+    plots = draw_plots(metrics, pretrain_dir / "curve.csv", out_dir) + [codebook_dir / "rank_frequency.png"]
     run_meta = {"git_rev": git_rev(), "params_hash": params.digest(*SECTIONS)}
-    atomic_write_bytes(out_dir / "report.html", evaluation_report(metrics, before, plots, run_meta).encode())
+    autoencoder = autoencoder_section(read_json(pretrain_dir / "metrics.json"),
+                                      read_json(codebook_dir / "metrics.json"))
+    report = evaluation_report(metrics, before, plots, run_meta, autoencoder)
+    atomic_write_bytes(out_dir / "report.html", report.encode())
     write_json(out_dir / "metrics.json", {**metrics, "reconstruction": without_cases(reconstruction)})
     tracker.metrics({"headline": metrics["headline"], "tokenizers": metrics["tokenizers"]})
     tracker.artifact(out_dir / "report.html")
@@ -72,5 +78,7 @@ def draw_plots(metrics: dict, curve: Path, out_dir: Path) -> list[Path]:
               "Bytes left to byte fallback (val)", "share of bytes")
     if curve.exists():
         paths.append(out_dir / "training_curve.png")
-        plot_lines(read_csv(curve), "step", ["byte_accuracy", "exact_match"], paths[-1], "Pretrain (val)")
+        rows = read_csv(curve)
+        columns = ["byte_accuracy", "exact_match", *(c for c in BUCKET_ACCURACIES if c in rows.columns)]
+        plot_lines(rows, "step", columns, paths[-1], "Pretrain (val): byte accuracy by times seen in train")
     return paths

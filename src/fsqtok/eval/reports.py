@@ -10,6 +10,7 @@ import difflib
 import html
 from pathlib import Path
 
+from fsqtok.autoencoder.metrics import FREQUENCY_BUCKETS, bucket_label
 from fsqtok.eval.plots import png_data_uri
 from fsqtok.store.tracking import flatten
 
@@ -108,12 +109,29 @@ def summary_table(before: dict, after: dict) -> str:
     return table(["metric", "before", "after"], rows)
 
 
-def evaluation_report(metrics: dict, before: dict, plot_paths: list[Path], run_meta: dict) -> str:
-    """`before` is the untrained auto-encoder's reconstruction report (baseline_eval)."""
+def autoencoder_section(pretrain: dict, codebook: dict) -> str:
+    """The best pretrain step's val byte accuracy by how often a chunk occurs in train, its exact
+    match, and how many prune candidates the auto-encoder reconstructs exactly."""
+    best, shares = pretrain["best"], pretrain["val_bytes"]
+    rows = [[f"seen {bucket_label(name)} in train", shares[f"byte_share_train_{name}"],
+             best[f"byte_accuracy_train_{name}"]] for name in FREQUENCY_BUCKETS]
+    rows.append(["all val chunks", 1.0, best["byte_accuracy"]])
+    return (f"<h2>Auto-encoder (pretrain step {best['step']:,} of {pretrain['steps']:,})</h2>"
+            + table(["val chunks", "share of val bytes", "byte accuracy"], rows)
+            + f"<p>Exact match: {best['exact_match']:.1%} of val chunk occurrences, "
+              f"{best['exact_match_distinct']:.1%} of distinct val chunks. Prune: {codebook['verified_codes']:,} of "
+              f"{codebook['candidates']:,} candidates reconstruct exactly (verified), "
+              f"{codebook['learned_pieces']:,} kept.</p>")
+
+
+def evaluation_report(metrics: dict, before: dict, plot_paths: list[Path], run_meta: dict, autoencoder: str) -> str:
+    """`before` is the untrained auto-encoder's reconstruction report (baseline_eval);
+    `autoencoder` the autoencoder_section."""
     after = metrics["reconstruction"]
     sections = [
         f"<p class='meta'>git {esc(run_meta.get('git_rev'))} · params {esc(run_meta.get('params_hash'))} · "
         f"test cases v{esc(after['test_cases_version'])}</p>",
+        autoencoder,
         "<h2>Reconstruction: before vs after training</h2>",
         "<h3>Test cases</h3>", summary_table(before["test_cases"], after["test_cases"]),
         "<h3>Val chunks</h3>", summary_table(before["val_chunks"], after["val_chunks"]),
