@@ -53,7 +53,7 @@ def evaluate_chunks(model: ByteAutoEncoder, chunks: torch.Tensor, batch_size: in
                     train_counts: torch.Tensor | None = None) -> dict:
     """Reconstruction metrics on chunk occurrences (M, T); distinct chunks are run once. With
     `train_counts` (M,) (how often each occurrence's chunk is in train), also the byte accuracy
-    of each FREQUENCY_BUCKETS bucket (nan when a bucket is empty).
+    of each FREQUENCY_BUCKETS bucket that has val chunks.
     Runs in eval mode and fp32 (as the tokenizer encodes) and leaves the model in the mode it was in."""
     distinct, inverse = torch.unique(chunks, dim=0, return_inverse=True)
     counts = torch.bincount(inverse, minlength=len(distinct)).float()  # (U,)
@@ -75,8 +75,9 @@ def evaluate_chunks(model: ByteAutoEncoder, chunks: torch.Tensor, batch_size: in
     if train_counts is not None:
         distinct_counts = torch.zeros(len(distinct), dtype=torch.int64).scatter_(0, inverse, train_counts)
         for name, mask in bucket_masks(distinct_counts).items():
-            buckets[f"byte_accuracy_train_{name}"] = float(
-                (correct_u * counts)[mask].sum() / (real * counts)[mask].sum())
+            if mask.any():  # a bucket without val chunks has no accuracy (and no key)
+                buckets[f"byte_accuracy_train_{name}"] = float(
+                    (correct_u * counts)[mask].sum() / (real * counts)[mask].sum())
     return {
         "loss": float((torch.cat(losses) * counts).sum() / counts.sum()),
         "byte_accuracy": float((correct_u * counts).sum() / (real * counts).sum()),

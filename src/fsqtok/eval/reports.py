@@ -114,7 +114,7 @@ def autoencoder_section(pretrain: dict, codebook: dict) -> str:
     match, and how many prune candidates the auto-encoder reconstructs exactly."""
     best, shares = pretrain["best"], pretrain["val_bytes"]
     rows = [[f"seen {bucket_label(name)} in train", shares[f"byte_share_train_{name}"],
-             best[f"byte_accuracy_train_{name}"]] for name in FREQUENCY_BUCKETS]
+             best.get(f"byte_accuracy_train_{name}", "none in val")] for name in FREQUENCY_BUCKETS]
     rows.append(["all val chunks", 1.0, best["byte_accuracy"]])
     return (f"<h2>Auto-encoder (pretrain step {best['step']:,} of {pretrain['steps']:,})</h2>"
             + table(["val chunks", "share of val bytes", "byte accuracy"], rows)
