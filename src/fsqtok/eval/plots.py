@@ -66,7 +66,10 @@ def plot_lines(rows, x: str, ys: list[str], path: Path, title: str, logy: bool =
     if logy:
         ax.set_yscale("log")
     ax.set(xlabel=x, title=title)
-    ax.legend()
+    if len(ys) > 3:  # many lines cover the whole axes: the legend goes beside them
+        ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.02, 0.5))
+    else:
+        ax.legend()
     save_figure(fig, path)
 
 
