@@ -23,6 +23,8 @@ def test_repo_params_file_is_valid():
         ({"pretrain": {"lr": -1}}, "pretrain.lr: must be > 0, got -1.0"),
         ({"pretrain": {"norm_freeze": 1.5}}, "pretrain.norm_freeze: must be in [0, 1], got 1.5"),
         ({"pretrain": {"stepz": 3}}, "pretrain.stepz: unknown key; allowed: steps,"),
+        ({"autoencoder": {"decoder": "rnn"}}, "autoencoder.decoder: must be one of ar, mlp, deconv, got 'rnn'"),
+        ({"autoencoder": {"ar_layers": 0}}, "autoencoder.ar_layers: must be > 0, got 0"),
         ({"colour": 1}, "colour: unknown key; allowed: seed, device,"),
         ({"split": {"val_fraction": -0.1}}, "split.val_fraction: must be in (0, 1), got -0.1"),
         ({"device": "tpu"}, "device: must be one of auto, cpu, cuda, got 'tpu'"),

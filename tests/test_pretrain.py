@@ -33,11 +33,38 @@ def test_pack_unpack_and_shapes():
     assert ids.tolist() == [[104, 105, PAD, PAD], [PAD] * 4, [97, 98, 99, 100]]
     assert unpack_chunks(ids) == [b"hi", b"", b"abcd"]
     params = params_from_dict({})
-    for decoder in ("mlp", "deconv"):
+    for decoder in ("ar", "mlp", "deconv"):
         config = params_from_dict({"autoencoder": {"decoder": decoder}}).autoencoder
         model = ByteAutoEncoder(config, params.fsq.levels, 16).eval()
-        logits, indices = model(pack_chunks([b"hello", b" world"], 16))
-        assert logits.shape == (2, 16, 257) and indices.shape == (2,)
+        for teacher_forcing in (False, True):
+            logits, indices = model(pack_chunks([b"hello", b" world"], 16), teacher_forcing)
+            assert logits.shape == (2, 16, 257) and indices.shape == (2,)
+
+
+def test_autoregressive_decoder_greedy_matches_teacher_forcing_and_is_causal():
+    params = params_from_dict({"autoencoder": {"decoder": "ar", "ar_layers": 3}})
+    torch.manual_seed(0)
+    model = ByteAutoEncoder(params.autoencoder, params.fsq.levels, 16).eval()
+    codes = model.fsq.indices_to_codes(torch.tensor([0, 12345, 4095999]))
+    with torch.no_grad():
+        greedy = model.decode(codes)  # (3, 16, 257), each position spelled after the ones before
+        spelled = greedy.argmax(-1)
+        forced = model.decode(codes, spelled)  # the same prefix given at once
+        assert torch.allclose(greedy, forced, atol=1e-5)
+        changed = spelled.clone()
+        changed[:, 5] = (changed[:, 5] + 1) % 257
+        after = model.decode(codes, changed)
+    assert torch.equal(after[:, :6], forced[:, :6])  # position 5's byte only reaches later positions
+    assert not torch.allclose(after[:, 6], forced[:, 6])
+
+
+def test_norm_scale_multiplies_the_latent_before_fsq():
+    one = params_from_dict({"autoencoder": {"norm_scale": 1.0}}).autoencoder
+    two = params_from_dict({"autoencoder": {"norm_scale": 2.0}}).autoencoder
+    a, b = ByteAutoEncoder(one, [8, 8, 8, 8, 8, 5, 5, 5], 16).eval(), ByteAutoEncoder(two, [8, 8, 8, 8, 8, 5, 5, 5], 16)
+    b.load_state_dict(a.state_dict())
+    x = pack_chunks([b"hello", b" world"], 16)
+    assert torch.allclose(b.eval().encode_latent(x), 2 * a.encode_latent(x))
 
 
 def test_schedule_and_stream_are_deterministic():
@@ -63,7 +90,7 @@ def test_code_perplexity():
 class PredictsEnd(torch.nn.Module):
     """A stand-in auto-encoder that predicts "end" (class PAD) at every position and code 0."""
 
-    def forward(self, x):
+    def forward(self, x, teacher_forcing=False):
         logits = torch.zeros(*x.shape, 257)
         logits[..., PAD] = 1.0
         return logits, torch.zeros(len(x), dtype=torch.int64)
@@ -86,7 +113,7 @@ class CopiesAllBut(torch.nn.Module):
         super().__init__()
         self.byte = byte
 
-    def forward(self, x):
+    def forward(self, x, teacher_forcing=False):
         logits = torch.nn.functional.one_hot(x, 257).float()
         logits[x[:, 0] == self.byte] = torch.nn.functional.one_hot(torch.tensor(PAD), 257).float()
         return logits, x[:, 0]
@@ -190,6 +217,12 @@ def test_bundle_errors_name_the_file(tmp_path):
     bigger = ByteAutoEncoder(wrong.autoencoder, params.fsq.levels, 16)
     write_bundle(path, "fsqtok.autoencoder", autoencoder_config(bigger), model.state_dict())
     with pytest.raises(BundleError, match=r"ae/model.safetensors: weights do not match config.json"):
+        load_autoencoder(path)
+    older = autoencoder_config(model)
+    del older["autoencoder"]["norm_scale"]  # a bundle from before the key existed
+    write_bundle(path, "fsqtok.autoencoder", older, model.state_dict())
+    with pytest.raises(BundleError, match=r"config.json: bad auto-encoder settings \(lacks autoencoder.norm_scale; "
+                                          r"made by an older fsqtok, retrain it \(dvc repro\)\)"):
         load_autoencoder(path)
     (path / "meta.json").unlink()
     with pytest.raises(BundleError, match=r"ae/meta.json: missing"):

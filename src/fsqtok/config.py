@@ -99,11 +99,14 @@ class AutoencoderConfig:
     strides: list[int] = field(default_factory=lambda: [1, 2, 2])  # encoder strides; decoder mirrors
     d_latent: int = 256  # pooled latent width before the FSQ projection
     pooling: Literal["mean", "flatten"] = "flatten"  # mean discards byte order; flatten keeps it
-    decoder: Literal["mlp", "deconv"] = "mlp"  # deconv: the seed's stack; mlp: learns ~15x faster here
-    decoder_hidden: int = 1024  # mlp decoder width
+    decoder: Literal["ar", "mlp", "deconv"] = "ar"  # ar: spells byte by byte; mlp: all at once; deconv: the seed's
+    decoder_hidden: int = 1024  # width of the ar / mlp decoder's MLP
+    ar_width: int = 128  # ar decoder: width per byte position
+    ar_layers: int = 2  # ar decoder: causal convs (kernel 3, dilations 1, 2, ...): sees 2 (2^layers - 1) bytes back
+    norm_scale: float = 2.0  # the unit-variance latent times this goes into FSQ: 2 uses the outer levels more
 
     def __post_init__(self) -> None:
-        for key in ("d_byte", "d_latent", "kernel_size", "decoder_hidden"):
+        for key in ("d_byte", "d_latent", "kernel_size", "decoder_hidden", "ar_width", "ar_layers", "norm_scale"):
             _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
         _require(len(self.conv_channels) > 0, "conv_channels", "a non-empty list", self.conv_channels)
         _require(
@@ -147,8 +150,8 @@ class PretrainConfig:
     checkpoint_every: int = 1000  # steps between checkpoints
     keep_checkpoints: int = 3  # last K checkpoints kept (plus the best)
     threads: int = 0  # torch CPU threads; 0 = all cores
-    join_rate: float = 0.15  # share of train segments that are runs of 2-3 pre-tokens
-    split_rate: float = 0.15  # share of pre-tokens (>= 4 bytes) cut into two pieces
+    join_rate: float = 0.05  # share of train segments that are runs of 2-3 pre-tokens
+    split_rate: float = 0.05  # share of pre-tokens (>= 4 bytes) cut into two pieces
 
     def __post_init__(self) -> None:
         for key in ("steps", "batch_size", "eval_every", "checkpoint_every", "keep_checkpoints", "eval_chunks"):

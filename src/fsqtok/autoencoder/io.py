@@ -24,6 +24,10 @@ def autoencoder_config(model: ByteAutoEncoder) -> dict:
 def build_autoencoder(config: dict) -> ByteAutoEncoder:
     """A fresh ByteAutoEncoder from the dict written by autoencoder_config."""
     try:
+        missing = [f.name for f in dataclasses.fields(AutoencoderConfig) if f.name not in config["autoencoder"]]
+        if missing:  # a default would silently rebuild another model than the one trained
+            raise ConfigError(f"lacks autoencoder.{', autoencoder.'.join(missing)}; made by an older fsqtok, "
+                              "retrain it (dvc repro)")
         ae = build_section(AutoencoderConfig, config["autoencoder"], "autoencoder")
         fsq = build_section(FSQConfig, config["fsq"], "fsq")
         max_chunk_bytes = int(config["chunking"]["max_chunk_bytes"])

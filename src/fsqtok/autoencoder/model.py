@@ -1,8 +1,9 @@
 """The byte auto-encoder: chunk bytes -> conv encoder -> FSQ code -> decoder -> byte logits.
 
-The decoder is an MLP by default (`decoder: mlp`) or the seed's transposed-conv stack
-(`decoder: deconv`). Model code only: forward passes, no loss, no optimizer, no data packing,
-no tokenizer. Inputs are padded byte ids (B, T) with PAD = 256; the decoder predicts 257
+The decoder is autoregressive by default (`decoder: ar`: an MLP gives every position its share
+of the code, causal convs add the bytes already spelled), or an MLP that spells all positions at
+once (`decoder: mlp`), or the seed's transposed-conv stack (`decoder: deconv`). Model code only:
+forward passes, no loss, no optimizer, no data packing, no tokenizer. Inputs are padded byte ids (B, T) with PAD = 256; the decoder predicts 257
 classes per position, class 256 meaning "end of chunk", so the chunk length is recovered.
 """
 
@@ -41,8 +42,8 @@ class ByteAutoEncoder(nn.Module):
         # Unit variance per FSQ dim across the batch: without it, pad-dominated chunks start on a
         # handful of codes and the encoder never learns to spread them (codebook collapse).
         self.fsq_norm = nn.BatchNorm1d(self.fsq.dim, affine=False)
-        self.decoder = MLPDecoder(self.fsq.dim, config, max_chunk_bytes) if config.decoder == "mlp" \
-            else DeconvDecoder(self.fsq.dim, config, max_chunk_bytes)
+        decoders = {"ar": AutoregressiveDecoder, "mlp": MLPDecoder, "deconv": DeconvDecoder}
+        self.decoder = decoders[config.decoder](self.fsq.dim, config, max_chunk_bytes)
 
     def encode_latent(self, byte_ids: torch.Tensor) -> torch.Tensor:
         """byte_ids (B, T) -> pre-quantization latent (B, D)."""
@@ -50,20 +51,22 @@ class ByteAutoEncoder(nn.Module):
         for conv in self.convs:
             h = F.gelu(conv(h))  # (B, C, T / prod(strides so far))
         h = h.flatten(1) if self.config.pooling == "flatten" else h.mean(dim=2)  # (B, pooled)
-        return self.fsq_norm(self.to_fsq(F.gelu(self.to_latent(h))))  # (B, D)
+        # norm_scale > 1 puts more of the unit-variance latent on the outer FSQ levels (fewer codes share a cell)
+        return self.fsq_norm(self.to_fsq(F.gelu(self.to_latent(h)))) * self.config.norm_scale  # (B, D)
 
     def encode(self, byte_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """byte_ids (B, T) -> codes (B, D) in [-1, 1], indices (B,) int64."""
         return self.fsq(self.encode_latent(byte_ids))
 
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """codes (B, D) -> logits (B, T, 257)."""
-        return self.decoder(codes.float())
+    def decode(self, codes: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        """codes (B, D) -> logits (B, T, 257). An autoregressive decoder spells greedily, or, given
+        the true bytes `targets` (B, T), predicts each from the true bytes before it (teacher forcing)."""
+        return self.decoder(codes.float(), targets)
 
-    def forward(self, byte_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """byte_ids (B, T) -> logits (B, T, 257), indices (B,)."""
+    def forward(self, byte_ids: torch.Tensor, teacher_forcing: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """byte_ids (B, T) -> logits (B, T, 257), indices (B,). Training passes teacher_forcing=True."""
         codes, indices = self.encode(byte_ids)
-        return self.decode(codes), indices
+        return self.decode(codes, byte_ids if teacher_forcing else None), indices
 
     def code_features(self, indices: torch.Tensor) -> torch.Tensor:
         """Code indices (N,) -> the decoder's first hidden layer (N, F): what it spells bytes from."""
@@ -86,8 +89,63 @@ class MLPDecoder(nn.Module):
         """codes (B, D) -> first hidden layer (B, width)."""
         return self.net[1](self.net[0](codes))
 
-    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+    def forward(self, codes: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(codes).view(codes.shape[0], -1, N_CLASSES)
+
+
+class AutoregressiveDecoder(nn.Module):
+    """code (B, D) -> an MLP's per-position conditioning (B, T, W); byte t is predicted from it and
+    the bytes before t, through `ar_layers` residual causal convs (dilations 1, 2, 4, ...).
+
+    Why: the MLP decoder spells every position independently, so a code it has not quite learned
+    comes out blurred (" freedom" -> " Friehtn"); here each byte also sees the bytes already
+    spelled, and the code only has to pick among plausible continuations."""
+
+    START = N_CLASSES  # the "previous byte" of position 0
+
+    def __init__(self, code_dim: int, config: AutoencoderConfig, max_chunk_bytes: int):
+        super().__init__()
+        width, self.ar_width, self.length = config.decoder_hidden, config.ar_width, max_chunk_bytes
+        self.net = nn.Sequential(
+            nn.Linear(code_dim, width), nn.GELU(),
+            nn.Linear(width, width), nn.GELU(),
+            nn.Linear(width, max_chunk_bytes * config.ar_width),
+        )
+        self.previous = nn.Embedding(N_CLASSES + 1, config.ar_width)  # bytes, end, START
+        self.convs = nn.ModuleList(nn.Conv1d(config.ar_width, config.ar_width, 3, dilation=2**i)
+                                   for i in range(config.ar_layers))
+        self.head = nn.Linear(config.ar_width, N_CLASSES)
+
+    def features(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (B, D) -> first hidden layer (B, width)."""
+        return self.net[1](self.net[0](codes))
+
+    def forward(self, codes: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        condition = self.net(codes).view(len(codes), self.length, self.ar_width)  # (B, T, W)
+        if targets is None:
+            return self.greedy(condition)
+        start = torch.full_like(targets[:, :1], self.START)
+        h = (condition + self.previous(torch.cat([start, targets[:, :-1]], 1))).transpose(1, 2)  # (B, W, T)
+        for conv in self.convs:
+            h = h + F.gelu(conv(F.pad(h, (2 * conv.dilation[0], 0))))  # left padding keeps it causal
+        return self.head(h.transpose(1, 2))  # (B, T, 257)
+
+    def greedy(self, condition: torch.Tensor) -> torch.Tensor:
+        """(B, T, W) -> logits (B, T, 257), spelling one position at a time; each conv sees the
+        same window of its input as in the teacher-forced pass, so both give the same logits."""
+        batch = len(condition)
+        inputs = [condition.new_zeros(batch, self.ar_width, self.length) for _ in range(len(self.convs) + 1)]
+        logits = condition.new_empty(batch, self.length, N_CLASSES)
+        previous = torch.full((batch,), self.START, dtype=torch.long, device=condition.device)
+        for t in range(self.length):
+            inputs[0][:, :, t] = condition[:, t] + self.previous(previous)
+            for i, conv in enumerate(self.convs):
+                reach = 2 * conv.dilation[0]  # how far back the conv looks
+                window = F.pad(inputs[i][:, :, max(0, t - reach) : t + 1], (max(0, reach - t), 0))
+                inputs[i + 1][:, :, t] = inputs[i][:, :, t] + F.gelu(conv(window))[:, :, 0]
+            logits[:, t] = self.head(inputs[-1][:, :, t])
+            previous = logits[:, t].argmax(-1)
+        return logits
 
 
 class DeconvDecoder(nn.Module):
@@ -111,7 +169,7 @@ class DeconvDecoder(nn.Module):
         """codes (B, D) -> first hidden layer (B, d_latent)."""
         return F.gelu(self.from_code(codes))
 
-    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+    def forward(self, codes: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(codes)  # (B, d_latent)
         h = F.gelu(self.from_latent(h)).view(codes.shape[0], -1, self.latent_len)  # (B, C, T_latent)
         for deconv in self.deconvs:

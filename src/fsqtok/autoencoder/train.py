@@ -103,7 +103,7 @@ def train_step(model: ByteAutoEncoder, optimizer: torch.optim.Optimizer, batch: 
     """One optimizer step on `batch` (B, T) padded byte ids (this rank's rows of the global
     batch); returns the loss, averaged over the ranks."""
     with autocast(batch.device, precision):
-        logits, _ = model(batch)
+        logits, _ = model(batch, teacher_forcing=True)
     return optimizer_step(model, optimizer, reconstruction_loss(logits, batch), grad_clip, diverged, world)
 
 

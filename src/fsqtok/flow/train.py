@@ -46,8 +46,8 @@ def flow_loss(flow: FlowTransformer, autoencoder: ByteAutoEncoder, batch: Latent
     squared = ((x1_hat - x1[first:last]) ** 2).mean(dim=-1)[mask[first:last]]
     mse = squared.sum() * world.size / mask.sum()
     mine = picked[(picked[:, 0] >= first) & (picked[:, 0] < last)]
-    logits = autoencoder.decode(x1_hat[mine[:, 0] - first, mine[:, 1]])  # (P_rank, T, 257)
     targets = batch.bytes[mine[:, 0], mine[:, 1]]  # (P_rank, T)
+    logits = autoencoder.decode(x1_hat[mine[:, 0] - first, mine[:, 1]], targets)  # (P_rank, T, 257)
     ce = F.cross_entropy(logits.reshape(-1, N_CLASSES), targets.reshape(-1), reduction="sum") * world.size \
         / (len(picked) * targets.shape[-1])
     return mse + config.ce_weight * ce, {"mse": world.mean(mse.item()), "ce": world.mean(ce.item())}
