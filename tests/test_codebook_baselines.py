@@ -50,7 +50,7 @@ def small_model():
     chunks = chunk_tensor(TEXTS, 16)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     for _ in range(300):
-        logits, _ = model(chunks)
+        logits, _ = model(chunks, teacher_forcing=True)  # as pretraining trains it
         loss = reconstruction_loss(logits, chunks)
         optimizer.zero_grad()
         loss.backward()
