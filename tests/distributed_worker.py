@@ -21,8 +21,8 @@ TEXTS = ["In the beginning God created the heaven and the earth.",
 # norm_scale 1: with 2 the 1- and 2-process weights of this tiny run part ways after a few steps (most
 # likely a latent near an FSQ rounding boundary that rounds the other way when the norm sums in another order).
 PARAMS = {"precision": "fp32", "device": "cpu",
-          "autoencoder": {"norm_scale": 1.0, "d_byte": 8, "conv_channels": [16, 16, 16], "deconv_channels": [16, 16, 16],
-                          "d_latent": 32, "decoder_hidden": 64},
+          "autoencoder": {"norm_scale": 1.0, "d_byte": 8, "conv_channels": [16, 16, 16],
+                          "deconv_channels": [16, 16, 16], "d_latent": 32, "decoder_hidden": 64},
           "pretrain": {"batch_size": 16, "warmup_steps": 2, "eval_chunks": 50, "keep_checkpoints": 2},
           "lm": {"n_layer": 1, "n_head": 2, "d_model": 16, "context_tokens": 16, "batch_size": 8, "lr": 0.01,
                  "warmup_steps": 2}}

@@ -8,7 +8,15 @@ import torch
 import yaml
 
 from conftest import run
-from fsqtok.autoencoder.data import ChunkStream, chunk_tensor, pack_chunks, train_frequency, unpack_chunks
+from fsqtok.autoencoder.data import (
+    ChunkStream,
+    MixedStream,
+    chunk_tensor,
+    lexicon_tensor,
+    pack_chunks,
+    train_frequency,
+    unpack_chunks,
+)
 from fsqtok.autoencoder.io import autoencoder_config, load_autoencoder, save_autoencoder
 from fsqtok.autoencoder.metrics import bucket_byte_shares, code_perplexity, evaluate_chunks
 from fsqtok.autoencoder.model import PAD, ByteAutoEncoder
@@ -23,9 +31,12 @@ TEXTS = ["In the beginning God created the heaven and the earth.",
 
 
 def make_run(tiny_params, directory, **pretrain):
+    """A tiny run on TEXTS; with the tiny params' lexicon_rate a quarter of each batch are word forms."""
     params = params_from_dict({**tiny_params, "pretrain": {**tiny_params["pretrain"], **pretrain}})
     chunks = chunk_tensor(TEXTS, params.chunking.max_chunk_bytes)
-    return PretrainRun(params, chunks, chunks, Checkpointer(directory, 2), "key", torch.device("cpu"), progress=False)
+    lexicon = lexicon_tensor(params.pretrain, 16, 0, len(chunks)) if params.pretrain.lexicon_rate else None
+    return PretrainRun(params, chunks, chunks, Checkpointer(directory, 2), "key", torch.device("cpu"), progress=False,
+                       lexicon_chunks=lexicon)
 
 
 def test_pack_unpack_and_shapes():
@@ -82,6 +93,28 @@ def test_schedule_and_stream_are_deterministic():
     assert [resumed.next_batch(4).flatten().tolist() for _ in range(2)] == first[1:]
 
 
+def test_mixed_stream_takes_its_share_from_the_lexicon_and_resumes_exactly():
+    corpus, lexicon = torch.arange(10).unsqueeze(1), torch.arange(100, 105).unsqueeze(1)
+    a = MixedStream(ChunkStream(corpus, seed=3), ChunkStream(lexicon, seed=4), share=0.25)
+    first = a.next_batch(8).flatten().tolist()
+    assert all(v < 10 for v in first[:6]) and all(v >= 100 for v in first[6:])  # 6 corpus rows, then 2 words
+    state = a.state()
+    assert state == {"corpus": {"epoch": 0, "offset": 6}, "lexicon": {"epoch": 0, "offset": 2}}
+    following = [a.next_batch(8).flatten().tolist() for _ in range(3)]
+    b = MixedStream(ChunkStream(corpus, seed=3), ChunkStream(lexicon, seed=4), share=0.25)
+    b.load_state(state)
+    assert [b.next_batch(8).flatten().tolist() for _ in range(3)] == following
+
+
+def test_lexicon_tensor_rows_follow_the_share(tiny_params):
+    params = params_from_dict({**tiny_params, "pretrain": {**tiny_params["pretrain"], "lexicon_rate": 0.2}})
+    rows = lexicon_tensor(params.pretrain, 16, 0, 1000)
+    assert rows.shape == (250, 16)  # 0.2 of the mix: 250 word forms beside 1,000 corpus segments
+    assert torch.equal(rows, lexicon_tensor(params.pretrain, 16, 0, 1000))  # seeded
+    words = {w.strip().lower() for w in unpack_chunks(rows)}
+    assert words and all(w.isalpha() and w.islower() for w in words)
+
+
 def test_code_perplexity():
     assert code_perplexity(torch.tensor([1.0, 1.0, 2.0])) == pytest.approx(2**1.5)  # p = 1/4, 1/4, 1/2
     assert code_perplexity(torch.tensor([5.0])) == 1.0
@@ -89,6 +122,8 @@ def test_code_perplexity():
 
 class PredictsEnd(torch.nn.Module):
     """A stand-in auto-encoder that predicts "end" (class PAD) at every position and code 0."""
+
+    spells_autoregressively = False
 
     def forward(self, x, teacher_forcing=False):
         logits = torch.zeros(*x.shape, 257)
@@ -108,6 +143,8 @@ def test_evaluate_counts_real_bytes_only():
 class CopiesAllBut(torch.nn.Module):
     """A stand-in auto-encoder that reconstructs every chunk except those starting with `byte`,
     which come back as "end" everywhere."""
+
+    spells_autoregressively = False
 
     def __init__(self, byte: int):
         super().__init__()

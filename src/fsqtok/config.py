@@ -152,9 +152,12 @@ class PretrainConfig:
     threads: int = 0  # torch CPU threads; 0 = all cores
     join_rate: float = 0.05  # share of train segments that are runs of 2-3 pre-tokens
     split_rate: float = 0.05  # share of pre-tokens (>= 4 bytes) cut into two pieces
+    lexicon_rate: float = 0.0  # share of each batch drawn from an English word list (0 = corpus only)
+    lexicon_words: int = 10000  # the most frequent words of that list that are drawn from
 
     def __post_init__(self) -> None:
-        for key in ("steps", "batch_size", "eval_every", "checkpoint_every", "keep_checkpoints", "eval_chunks"):
+        for key in ("steps", "batch_size", "eval_every", "checkpoint_every", "keep_checkpoints", "eval_chunks",
+                    "lexicon_words"):
             _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
         _require(self.lr > 0, "lr", "> 0", self.lr)
         for key in ("weight_decay", "grad_clip", "warmup_steps", "threads"):
@@ -163,6 +166,7 @@ class PretrainConfig:
             _require(0 <= getattr(self, key) <= 1, key, "in [0, 1]", getattr(self, key))
         for key in ("join_rate", "split_rate"):
             _require(0 <= getattr(self, key) <= 0.5, key, "in [0, 0.5]", getattr(self, key))
+        _require(0 <= self.lexicon_rate <= 0.5, "lexicon_rate", "in [0, 0.5]", self.lexicon_rate)
 
 
 @dataclass(frozen=True)

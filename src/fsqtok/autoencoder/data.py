@@ -11,6 +11,7 @@ from fsqtok.autoencoder.model import PAD
 from fsqtok.config import PretrainConfig
 from fsqtok.errors import FsqtokError
 from fsqtok.text.chunking import iter_text_chunks, training_segments
+from fsqtok.text.lexicon import english_words, lexicon_segments
 
 
 def pack_chunks(chunks: list[bytes], max_chunk_bytes: int) -> torch.Tensor:
@@ -42,6 +43,14 @@ def segment_tensor(texts, config: PretrainConfig, max_chunk_bytes: int, seed: in
     segments = [s for text in texts for s in training_segments(
         text.encode("utf-8", "surrogatepass"), max_chunk_bytes, rng, config.join_rate, config.split_rate)]
     return pack_chunks(segments, max_chunk_bytes)
+
+
+def lexicon_tensor(config: PretrainConfig, max_chunk_bytes: int, seed: int, train_rows: int) -> torch.Tensor:
+    """Lexicon word forms as ids (see lexicon_segments): as many rows as the lexicon's share of
+    one pass over `train_rows` corpus segments, so both streams cycle at about the same pace."""
+    rows = max(1, round(train_rows * config.lexicon_rate / (1 - config.lexicon_rate)))
+    words = english_words(config.lexicon_words, max_chunk_bytes)
+    return pack_chunks(lexicon_segments(words, rows, seed), max_chunk_bytes)
 
 
 def chunk_tensor(texts, max_chunk_bytes: int, limit: int = 0, seed: int = 0) -> torch.Tensor:
@@ -92,3 +101,27 @@ class ChunkStream:
 
     def state(self) -> dict:
         return {"epoch": self.epoch, "offset": self.offset}
+
+    def load_state(self, state: dict) -> None:
+        self.epoch, self.offset = state["epoch"], state["offset"]
+
+
+class MixedStream:
+    """Batches of corpus rows with a fixed share from a second stream (the lexicon): a batch of B
+    is the corpus stream's next B - k rows, then the lexicon's next k = round(B * share) rows.
+    Its state is both streams' states, so a resumed run sees exactly the same batches."""
+
+    def __init__(self, corpus: ChunkStream, lexicon: ChunkStream, share: float):
+        self.corpus, self.lexicon, self.share = corpus, lexicon, share
+
+    def next_batch(self, size: int) -> torch.Tensor:
+        """(size, T): corpus rows first, then lexicon rows."""
+        k = round(size * self.share)
+        return torch.cat([self.corpus.next_batch(size - k), self.lexicon.next_batch(k)])
+
+    def state(self) -> dict:
+        return {"corpus": self.corpus.state(), "lexicon": self.lexicon.state()}
+
+    def load_state(self, state: dict) -> None:
+        self.corpus.load_state(state["corpus"])
+        self.lexicon.load_state(state["lexicon"])

@@ -62,7 +62,8 @@ def evaluate_chunks(model: ByteAutoEncoder, chunks: torch.Tensor, batch_size: in
         for start in range(0, len(distinct), batch_size):
             x = distinct[start : start + batch_size].to(device)
             logits, indices = model(x)  # greedy: what the tokenizer spells
-            forced, _ = model(x, teacher_forcing=True)  # the loss training lowers
+            # the loss training lowers; only the autoregressive decoder reads the true bytes
+            forced = model(x, teacher_forcing=True)[0] if model.spells_autoregressively else logits
             losses.append(F.cross_entropy(forced.float().transpose(1, 2), x, reduction="none").mean(1).cpu())
             hit = logits.argmax(-1) == x  # (b, T)
             correct.append(((hit & (x != PAD)).sum(1)).cpu())

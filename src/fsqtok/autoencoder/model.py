@@ -3,8 +3,9 @@
 The decoder is autoregressive by default (`decoder: ar`: an MLP gives every position its share
 of the code, causal convs add the bytes already spelled), or an MLP that spells all positions at
 once (`decoder: mlp`), or the seed's transposed-conv stack (`decoder: deconv`). Model code only:
-forward passes, no loss, no optimizer, no data packing, no tokenizer. Inputs are padded byte ids (B, T) with PAD = 256; the decoder predicts 257
-classes per position, class 256 meaning "end of chunk", so the chunk length is recovered.
+forward passes, no loss, no optimizer, no data packing, no tokenizer. Inputs are padded byte ids
+(B, T) with PAD = 256; the decoder predicts 257 classes per position, class 256 meaning "end of
+chunk", so the chunk length is recovered.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class ByteAutoEncoder(nn.Module):
         self.fsq_norm = nn.BatchNorm1d(self.fsq.dim, affine=False)
         decoders = {"ar": AutoregressiveDecoder, "mlp": MLPDecoder, "deconv": DeconvDecoder}
         self.decoder = decoders[config.decoder](self.fsq.dim, config, max_chunk_bytes)
+
+    @property
+    def spells_autoregressively(self) -> bool:
+        """Whether teacher forcing changes the logits (only the `ar` decoder reads the true bytes)."""
+        return self.config.decoder == "ar"
 
     def encode_latent(self, byte_ids: torch.Tensor) -> torch.Tensor:
         """byte_ids (B, T) -> pre-quantization latent (B, D)."""
@@ -130,6 +136,7 @@ class AutoregressiveDecoder(nn.Module):
             h = h + F.gelu(conv(F.pad(h, (2 * conv.dilation[0], 0))))  # left padding keeps it causal
         return self.head(h.transpose(1, 2))  # (B, T, 257)
 
+    @torch.no_grad()  # argmax spelling has no gradient; its buffers are written in place
     def greedy(self, condition: torch.Tensor) -> torch.Tensor:
         """(B, T, W) -> logits (B, T, 257), spelling one position at a time; each conv sees the
         same window of its input as in the teacher-forced pass, so both give the same logits."""

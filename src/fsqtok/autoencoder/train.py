@@ -15,7 +15,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from fsqtok.autoencoder.data import ChunkStream, chunk_tensor, segment_tensor, train_frequency
+from fsqtok.autoencoder.data import (
+    ChunkStream,
+    MixedStream,
+    chunk_tensor,
+    lexicon_tensor,
+    segment_tensor,
+    train_frequency,
+)
 from fsqtok.autoencoder.io import save_autoencoder
 from fsqtok.autoencoder.metrics import bucket_byte_shares, evaluate_chunks, reconstruction_loss
 from fsqtok.autoencoder.model import ByteAutoEncoder
@@ -54,7 +61,7 @@ def training_fingerprint(params: Params, data_files: list[Path]) -> str:
     return run_key(sections, data_files, ("autoencoder", "runtime", "text"))
 
 
-def make_checkpoint(model, optimizer, stream: ChunkStream, state: TrainState, fingerprint: str) -> dict:
+def make_checkpoint(model, optimizer, stream: ChunkStream | MixedStream, state: TrainState, fingerprint: str) -> dict:
     return {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -83,11 +90,11 @@ def check_resumable(checkpoint: dict, source: Path, fingerprint: str, model) -> 
         raise FsqtokError(f"{source}: its weights have other shapes than the autoencoder params describe")
 
 
-def restore(checkpoint: dict, model, optimizer, stream: ChunkStream) -> TrainState:
+def restore(checkpoint: dict, model, optimizer, stream: ChunkStream | MixedStream) -> TrainState:
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     torch.set_rng_state(checkpoint["torch_rng"])
-    stream.epoch, stream.offset = checkpoint["data"]["epoch"], checkpoint["data"]["offset"]
+    stream.load_state(checkpoint["data"])
     return TrainState(checkpoint["step"], checkpoint["best_exact"], checkpoint["best_step"],
                       checkpoint["best_model"], list(checkpoint["history"]))
 
@@ -116,6 +123,7 @@ class PretrainRun:
     fingerprint: str  # training_fingerprint of params, data and code
     device: torch.device
     val_train_counts: torch.Tensor | None = None  # (M,) times each val chunk occurs in train: bucket metrics
+    lexicon_chunks: torch.Tensor | None = None  # (L, T) word forms, pretrain.lexicon_rate of each batch
     on_eval: Callable[[dict], None] = lambda row: None  # e.g. log to MLflow
     progress: bool = True
     world: World = World()  # the processes torchrun started; rank 0 evaluates and writes
@@ -128,6 +136,9 @@ class PretrainRun:
                                 self.params.chunking.max_chunk_bytes).to(self.device)
         optimizer = make_optimizer(model, self.params.pretrain)
         stream = ChunkStream(self.train_chunks, self.params.seed)
+        if self.lexicon_chunks is not None:
+            stream = MixedStream(stream, ChunkStream(self.lexicon_chunks, self.params.seed + 1),
+                                 self.params.pretrain.lexicon_rate)
         state = TrainState()
         if resume_from is not None:
             checkpoint, source = load_checkpoint(resume_from, explicit=True), resume_from
@@ -194,11 +205,14 @@ def run_pretrain(params: Params, split_dir: Path, out: Path, checkpoint_dir: Pat
         raise FsqtokError(f"pretrain: the val split ({data_files[1]}) has 0 chunks; raise split.val_fraction")
     fingerprint = training_fingerprint(params, data_files)
     world, device = init_world(resolve_device(params.device))
+    train_chunks = segment_tensor(train, params.pretrain, max_bytes, params.seed)
+    lexicon = params.pretrain.lexicon_rate > 0
     run = PretrainRun(
         params=params,
-        train_chunks=segment_tensor(train, params.pretrain, max_bytes, params.seed),
+        train_chunks=train_chunks,
         val_chunks=val_chunks,
         val_train_counts=train_frequency(val_chunks, train, max_bytes),
+        lexicon_chunks=lexicon_tensor(params.pretrain, max_bytes, params.seed, len(train_chunks)) if lexicon else None,
         checkpoints=Checkpointer(checkpoint_dir / fingerprint, params.pretrain.keep_checkpoints),
         fingerprint=fingerprint,
         device=device,

