@@ -19,7 +19,7 @@ from fsqtok.autoencoder.data import (
 )
 from fsqtok.autoencoder.io import autoencoder_config, load_autoencoder, save_autoencoder
 from fsqtok.autoencoder.metrics import bucket_byte_shares, code_perplexity, evaluate_chunks
-from fsqtok.autoencoder.model import PAD, ByteAutoEncoder
+from fsqtok.autoencoder.model import PAD, ByteAutoEncoder, positions_to_end
 from fsqtok.autoencoder.train import PretrainRun
 from fsqtok.config import params_from_dict
 from fsqtok.runtime.optim import warmup_cosine
@@ -60,13 +60,30 @@ def test_autoregressive_decoder_greedy_matches_teacher_forcing_and_is_causal():
     with torch.no_grad():
         greedy = model.decode(codes)  # (3, 16, 257), each position spelled after the ones before
         spelled = greedy.argmax(-1)
+        spelled[:, -1] = 7  # no end symbol, so teacher forcing spells all 16 positions
         forced = model.decode(codes, spelled)  # the same prefix given at once
-        assert torch.allclose(greedy, forced, atol=1e-5)
+        assert torch.allclose(greedy[:, :-1], forced[:, :-1], atol=1e-5)
         changed = spelled.clone()
-        changed[:, 5] = (changed[:, 5] + 1) % 257
+        changed[:, 5] = (changed[:, 5] + 1) % 256
         after = model.decode(codes, changed)
     assert torch.equal(after[:, :6], forced[:, :6])  # position 5's byte only reaches later positions
     assert not torch.allclose(after[:, 6], forced[:, 6])
+
+
+def test_teacher_forcing_spells_each_row_through_the_span_of_its_end_symbol():
+    params = params_from_dict({"autoencoder": {"decoder": "ar"}})
+    torch.manual_seed(0)
+    model = ByteAutoEncoder(params.autoencoder, params.fsq.levels, 16).eval()
+    x = pack_chunks([b"abc", b" hello", b"0123456789abcdef", b"", b" world!"], 16)  # ends at 3, 6, none, 0, 7
+    with torch.no_grad():
+        codes, _ = model.encode(x)
+        decoder = model.decoder
+        full = decoder.spell(decoder.condition(decoder.net[:-1](codes), 16), x)  # every position computed
+        forced = model.decode(codes, x)
+    for row, span in enumerate([4, 8, 16, 4, 8]):  # the span (4, 8 or 16) that holds the row's end symbol
+        assert torch.allclose(forced[row, :span], full[row, :span], atol=1e-5)
+        assert (forced[row, span:].argmax(-1) == PAD).all()  # past the span: "end", not computed
+    assert float(torch.nn.functional.cross_entropy(forced[0, 4:], x[0, 4:])) < 1e-9  # no loss there
 
 
 def test_norm_scale_multiplies_the_latent_before_fsq():
@@ -154,6 +171,32 @@ class CopiesAllBut(torch.nn.Module):
         logits = torch.nn.functional.one_hot(x, 257).float()
         logits[x[:, 0] == self.byte] = torch.nn.functional.one_hot(torch.tensor(PAD), 257).float()
         return logits, x[:, 0]
+
+
+class JunkAfter(torch.nn.Module):
+    """A stand-in auto-encoder that spells every chunk right through position `keep` - 1 and
+    byte 7 from there on."""
+
+    spells_autoregressively = False
+
+    def __init__(self, keep: int):
+        super().__init__()
+        self.keep = keep
+
+    def forward(self, x, teacher_forcing=False):
+        spelled = x.clone()
+        spelled[:, self.keep :] = 7
+        return torch.nn.functional.one_hot(spelled, 257).float(), x[:, 0]
+
+
+def test_exact_match_reads_through_the_first_end_symbol_only():
+    assert positions_to_end(pack_chunks([b"hi", b"abcd", b""], 4)).tolist() == [3, 4, 1]
+    chunks = chunk_tensor(["ab ab"], 16)  # "ab" and " ab": their end symbols at positions 2 and 3
+    after_ends = evaluate_chunks(JunkAfter(4), chunks, 8, torch.device("cpu"))
+    assert after_ends["exact_match"] == 1.0 and after_ends["byte_accuracy"] == 1.0  # junk only after the ends
+    on_an_end = evaluate_chunks(JunkAfter(3), chunks, 8, torch.device("cpu"))
+    assert on_an_end["exact_match"] == 0.5  # "ab" ends at 2 and stays exact; " ab" loses its end symbol
+    assert on_an_end["byte_accuracy"] == 1.0
 
 
 def test_byte_accuracy_by_train_frequency():

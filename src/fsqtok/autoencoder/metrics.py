@@ -8,7 +8,7 @@ import math
 import torch
 from torch.nn import functional as F
 
-from fsqtok.autoencoder.model import N_CLASSES, PAD, ByteAutoEncoder
+from fsqtok.autoencoder.model import N_CLASSES, PAD, ByteAutoEncoder, positions_to_end
 from fsqtok.runtime.device import evaluating
 
 # Val chunks grouped by how often the same chunk occurs in train: name -> (fewest, most) times.
@@ -67,7 +67,9 @@ def evaluate_chunks(model: ByteAutoEncoder, chunks: torch.Tensor, batch_size: in
             losses.append(F.cross_entropy(forced.float().transpose(1, 2), x, reduction="none").mean(1).cpu())
             hit = logits.argmax(-1) == x  # (b, T)
             correct.append(((hit & (x != PAD)).sum(1)).cpu())
-            exact.append(hit.all(1).cpu())
+            # exact: right through the first end symbol; what follows it is never read (unpack_chunks)
+            read = torch.arange(x.shape[1], device=x.device) < positions_to_end(x)[:, None]  # (b, T)
+            exact.append((hit | ~read).all(1).cpu())
             codes.append(indices.cpu())
     real = (distinct != PAD).sum(1).float()  # real bytes per distinct chunk
     exact_u = torch.cat(exact).float()
