@@ -137,7 +137,7 @@ class FSQConfig:
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    steps: int = 4200  # optimizer steps
+    steps: int = 4500  # optimizer steps
     batch_size: int = 256  # chunks per step
     lr: float = 2e-3  # peak AdamW learning rate
     weight_decay: float = 0.01
@@ -215,7 +215,7 @@ class LMConfig:
     min_lr_ratio: float = 0.1
     weight_decay: float = 0.1
     grad_clip: float = 1.0  # max global grad norm (0 = off)
-    eval_every: int = 20  # steps between val BPB evaluations (and at the last step)
+    eval_every: int = 40  # steps between val BPB evaluations (and at the last step)
     max_val_bytes: int = 200000  # UTF-8 bytes of val documents every tokenizer is scored on
     init_from_codes: bool = True  # fsqtok embeddings start from the auto-encoder's code vectors
     seeds: int = 1  # LMs per tokenizer (seeds seed, seed+1, ...); val_bpb is their mean

@@ -8,7 +8,7 @@ import math
 import torch
 from torch.nn import functional as F
 
-from fsqtok.autoencoder.model import N_CLASSES, PAD, ByteAutoEncoder, positions_to_end
+from fsqtok.autoencoder.model import N_CLASSES, PAD, ByteAutoEncoder
 from fsqtok.runtime.device import evaluating
 
 # Val chunks grouped by how often the same chunk occurs in train: name -> (fewest, most) times.
@@ -47,6 +47,13 @@ def code_perplexity(weights: torch.Tensor) -> float:
     Example: [1., 1., 2.] -> 2 ** 1.5 = 2.83 (two codes at 1/4, one at 1/2)"""
     p = weights / weights.sum()
     return float(torch.exp(-(p * p.clamp_min(1e-12).log()).sum()))
+
+
+def positions_to_end(ids: torch.Tensor) -> torch.Tensor:
+    """(B, T) padded ids -> (B,) positions through each row's first end symbol (T if it has none):
+    all a reader of the row looks at. Example: [[104, 105, 256, 256], [1, 2, 3, 4]] -> [3, 4]"""
+    is_end = ids == PAD
+    return torch.where(is_end.any(1), is_end.int().argmax(1) + 1, ids.shape[1])
 
 
 def evaluate_chunks(model: ByteAutoEncoder, chunks: torch.Tensor, batch_size: int, device,

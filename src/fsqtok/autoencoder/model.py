@@ -23,13 +23,6 @@ PAD = 256  # input id of a position past the chunk's end; also the "end" output 
 N_CLASSES = 257  # 256 bytes + end
 
 
-def positions_to_end(ids: torch.Tensor) -> torch.Tensor:
-    """(B, T) padded ids -> (B,) positions through each row's first end symbol (T if it has none):
-    all a reader of the row looks at. Example: [[104, 105, 256, 256], [1, 2, 3, 4]] -> [3, 4]"""
-    is_end = ids == PAD
-    return torch.where(is_end.any(1), is_end.int().argmax(1) + 1, ids.shape[1])
-
-
 class ByteAutoEncoder(nn.Module):
     def __init__(self, config: AutoencoderConfig, levels: list[int], max_chunk_bytes: int):
         super().__init__()
@@ -115,11 +108,6 @@ class AutoregressiveDecoder(nn.Module):
     spelled, and the code only has to pick among plausible continuations."""
 
     START = N_CLASSES  # the "previous byte" of position 0
-    # Teacher forcing spells a row only through its end symbol, rounded up to one of these spans
-    # (81 % of train segments end within 8 positions); the positions after a row's span are "end"
-    # by definition, so they get END_LOGITS (certain "end", no gradient) instead of computation.
-    SPANS = (4, 8)
-    END_LOGITS = 30.0
 
     def __init__(self, code_dim: int, config: AutoencoderConfig, max_chunk_bytes: int):
         super().__init__()
@@ -139,44 +127,14 @@ class AutoregressiveDecoder(nn.Module):
         return self.net[1](self.net[0](codes))
 
     def forward(self, codes: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
-        hidden = self.net[:-1](codes)  # (B, width)
+        condition = self.net(codes).view(len(codes), self.length, self.ar_width)  # (B, T, W)
         if targets is None:
-            return self.greedy(self.condition(hidden, self.length))
-        return self.teacher_forced(hidden, targets)
-
-    def condition(self, hidden: torch.Tensor, span: int) -> torch.Tensor:
-        """hidden (B, width) -> the first `span` positions' conditioning (B, span, W): the last
-        layer's rows of those positions only (its output is position-major)."""
-        last, rows = self.net[-1], span * self.ar_width
-        return F.linear(hidden, last.weight[:rows], last.bias[:rows]).view(len(hidden), span, self.ar_width)
-
-    def spell(self, condition: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """condition (B, S, W), true bytes (B, S) -> logits (B, S, 257), byte t from bytes < t."""
+            return self.greedy(condition)
         start = torch.full_like(targets[:, :1], self.START)
-        h = (condition + self.previous(torch.cat([start, targets[:, :-1]], 1))).transpose(1, 2)  # (B, W, S)
+        h = (condition + self.previous(torch.cat([start, targets[:, :-1]], 1))).transpose(1, 2)  # (B, W, T)
         for conv in self.convs:
             h = h + F.gelu(conv(F.pad(h, (2 * conv.dilation[0], 0))))  # left padding keeps it causal
-        return self.head(h.transpose(1, 2))  # (B, S, 257)
-
-    def teacher_forced(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """hidden (B, width), targets (B, T) -> logits (B, T, 257). Rows are grouped by the span
-        their end symbol falls in and spelled that far: causal convs make each position's logits
-        the same as in a full-length pass, at about half the decoder's cost on text."""
-        needed = positions_to_end(targets)  # (B,)
-        spans = [s for s in self.SPANS if s < self.length] + [self.length]
-        group = torch.bucketize(needed, torch.tensor(spans, device=needed.device))  # (B,) index into spans
-        end = hidden.new_full((N_CLASSES,), 0.0)
-        end[PAD] = self.END_LOGITS
-        order, parts = [], []
-        for i, span in enumerate(spans):
-            rows = (group == i).nonzero().squeeze(1)
-            if len(rows) == 0:
-                continue
-            logits = self.spell(self.condition(hidden[rows], span), targets[rows, :span])  # (b, span, 257)
-            tail = end.to(logits.dtype).expand(len(rows), self.length - span, N_CLASSES)
-            order.append(rows)
-            parts.append(torch.cat([logits, tail], 1))  # (b, T, 257)
-        return torch.cat(parts)[torch.argsort(torch.cat(order))]
+        return self.head(h.transpose(1, 2))  # (B, T, 257)
 
     @torch.no_grad()  # argmax spelling has no gradient; its buffers are written in place
     def greedy(self, condition: torch.Tensor) -> torch.Tensor:
