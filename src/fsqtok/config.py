@@ -137,7 +137,7 @@ class FSQConfig:
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    steps: int = 4500  # optimizer steps
+    steps: int = 4200  # optimizer steps
     batch_size: int = 256  # chunks per step
     lr: float = 2e-3  # peak AdamW learning rate
     weight_decay: float = 0.01
