@@ -34,7 +34,7 @@ def make_run(tiny_params, directory, **pretrain):
     """A tiny run on TEXTS; with the tiny params' lexicon_rate a quarter of each batch are word forms."""
     params = params_from_dict({**tiny_params, "pretrain": {**tiny_params["pretrain"], **pretrain}})
     chunks = chunk_tensor(TEXTS, params.chunking.max_chunk_bytes)
-    lexicon = lexicon_tensor(params.pretrain, 16, 0, len(chunks)) if params.pretrain.lexicon_rate else None
+    lexicon = lexicon_tensor(params.pretrain, params.chunking.max_chunk_bytes, 0, len(chunks))
     return PretrainRun(params, chunks, chunks, Checkpointer(directory, 2), "key", torch.device("cpu"), progress=False,
                        lexicon_chunks=lexicon)
 

@@ -45,9 +45,12 @@ def segment_tensor(texts, config: PretrainConfig, max_chunk_bytes: int, seed: in
     return pack_chunks(segments, max_chunk_bytes)
 
 
-def lexicon_tensor(config: PretrainConfig, max_chunk_bytes: int, seed: int, train_rows: int) -> torch.Tensor:
+def lexicon_tensor(config: PretrainConfig, max_chunk_bytes: int, seed: int, train_rows: int) -> torch.Tensor | None:
     """Lexicon word forms as ids (see lexicon_segments): as many rows as the lexicon's share of
-    one pass over `train_rows` corpus segments, so both streams cycle at about the same pace."""
+    one pass over `train_rows` corpus segments, so both streams cycle at about the same pace.
+    None when pretrain.lexicon_rate is 0 (the corpus alone)."""
+    if not config.lexicon_rate:
+        return None
     rows = max(1, round(train_rows * config.lexicon_rate / (1 - config.lexicon_rate)))
     words = english_words(config.lexicon_words, max_chunk_bytes)
     return pack_chunks(lexicon_segments(words, rows, seed), max_chunk_bytes)

@@ -206,13 +206,12 @@ def run_pretrain(params: Params, split_dir: Path, out: Path, checkpoint_dir: Pat
     fingerprint = training_fingerprint(params, data_files)
     world, device = init_world(resolve_device(params.device))
     train_chunks = segment_tensor(train, params.pretrain, max_bytes, params.seed)
-    lexicon = params.pretrain.lexicon_rate > 0
     run = PretrainRun(
         params=params,
         train_chunks=train_chunks,
         val_chunks=val_chunks,
         val_train_counts=train_frequency(val_chunks, train, max_bytes),
-        lexicon_chunks=lexicon_tensor(params.pretrain, max_bytes, params.seed, len(train_chunks)) if lexicon else None,
+        lexicon_chunks=lexicon_tensor(params.pretrain, max_bytes, params.seed, len(train_chunks)),
         checkpoints=Checkpointer(checkpoint_dir / fingerprint, params.pretrain.keep_checkpoints),
         fingerprint=fingerprint,
         device=device,
