@@ -109,10 +109,11 @@ def test_mixed_stream_takes_its_share_from_the_lexicon_and_resumes_exactly():
 def test_lexicon_tensor_rows_follow_the_share(tiny_params):
     params = params_from_dict({**tiny_params, "pretrain": {**tiny_params["pretrain"], "lexicon_rate": 0.2}})
     rows = lexicon_tensor(params.pretrain, 16, 0, 1000)
-    assert rows.shape == (250, 16)  # 0.2 of the mix: 250 word forms beside 1,000 corpus segments
+    assert rows.shape == (250, 16)  # 0.2 of the mix: 250 word forms and numbers beside 1,000 corpus segments
     assert torch.equal(rows, lexicon_tensor(params.pretrain, 16, 0, 1000))  # seeded
-    words = {w.strip().lower() for w in unpack_chunks(rows)}
-    assert words and all(w.isalpha() and w.islower() for w in words)
+    strings = {w.strip().lower() for w in unpack_chunks(rows)}
+    words = {w for w in strings if not w.isdigit()}
+    assert words and all(w.isalpha() and w.islower() for w in words) and len(words) < len(strings)
 
 
 def test_code_perplexity():

@@ -1,7 +1,7 @@
-"""An English word list with frequencies, as extra training strings for the auto-encoder.
+"""An English word list with frequencies, and numbers, as extra training strings for the auto-encoder.
 
 A small corpus lacks common words ("hello" never occurs in the King James Bible or the Wikipedia
-summaries), and the auto-encoder spells a word it never saw poorly. The list is pyspellchecker's
+summaries) and most numbers, and the auto-encoder spells a string it never saw poorly. The list is pyspellchecker's
 English frequency table (OpenSubtitles counts, MIT), read from its wheel as a data file, never
 imported. Only the auto-encoder trains on it (`pretrain.lexicon_rate`); the corpus, the baselines
 and the vocabulary's candidates stay the corpus's own.
@@ -39,11 +39,27 @@ def english_words(limit: int, max_bytes: int) -> list[tuple[str, int]]:
 FORMS = [(" ", False, 0.4), ("", False, 0.4), (" ", True, 0.1), ("", True, 0.1)]
 
 
+# The share of rows that are a number of 1-4 digits instead of a word: the corpus's numbers are
+# mostly years, so "123" was spelled "126" even after 60,000 steps.
+NUMBER_SHARE = 0.2
+NUMBER_DIGITS = 4
+
+
+def number_form(rng: random.Random) -> str:
+    """A number with 1..NUMBER_DIGITS digits (each length equally likely, no leading zero) and,
+    half of the time, a leading space: "7", " 42", " 1990"."""
+    digits = rng.randint(1, NUMBER_DIGITS)
+    number = rng.randrange(10 ** (digits - 1) if digits > 1 else 0, 10**digits)
+    return rng.choice(("", " ")) + str(number)
+
+
 def lexicon_segments(words: list[tuple[str, int]], rows: int, seed: int) -> list[bytes]:
-    """`rows` seeded draws of a word with p ~ sqrt(count) (frequent words often, rare ones still
-    seen), each in one of the FORMS: " word" or "word" (40 % each), " Word" or "Word" (10 % each)."""
+    """`rows` seeded draws: a number (NUMBER_SHARE of them, see number_form), else a word with
+    p ~ sqrt(count) (frequent words often, rare ones still seen) in one of the FORMS: " word" or
+    "word" (40 % each), " Word" or "Word" (10 % each)."""
     rng = random.Random(seed)
     drawn = rng.choices([w for w, _ in words], weights=[math.sqrt(c) for _, c in words], k=rows)
     forms = rng.choices(FORMS, weights=[share for _, _, share in FORMS], k=rows)
-    return [(prefix + (word.capitalize() if capitalised else word)).encode()
+    return [(number_form(rng) if rng.random() < NUMBER_SHARE
+             else prefix + (word.capitalize() if capitalised else word)).encode()
             for word, (prefix, capitalised, _) in zip(drawn, forms, strict=True)]
