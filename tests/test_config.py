@@ -27,6 +27,8 @@ def test_repo_params_file_is_valid():
         ({"autoencoder": {"ar_layers": 0}}, "autoencoder.ar_layers: must be > 0, got 0"),
         ({"pretrain": {"lexicon_rate": 0.7}}, "pretrain.lexicon_rate: must be in [0, 0.5], got 0.7"),
         ({"pretrain": {"lexicon_words": 0}}, "pretrain.lexicon_words: must be > 0, got 0"),
+        ({"pretrain": {"repeat_cap": -1}}, "pretrain.repeat_cap: must be >= 0 (0 = off), got -1"),
+        ({"pretrain": {"repeat_cap_after": 1.5}}, "pretrain.repeat_cap_after: must be in [0, 1], got 1.5"),
         ({"colour": 1}, "colour: unknown key; allowed: seed, device,"),
         ({"split": {"val_fraction": -0.1}}, "split.val_fraction: must be in (0, 1), got -0.1"),
         ({"device": "tpu"}, "device: must be one of auto, cpu, cuda, got 'tpu'"),

@@ -2,6 +2,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import pytest
 import torch
@@ -11,6 +12,8 @@ from conftest import run
 from fsqtok.autoencoder.data import (
     ChunkStream,
     MixedStream,
+    PhasedStream,
+    capped_rows,
     chunk_tensor,
     lexicon_tensor,
     pack_chunks,
@@ -31,7 +34,8 @@ TEXTS = ["In the beginning God created the heaven and the earth.",
 
 
 def make_run(tiny_params, directory, **pretrain):
-    """A tiny run on TEXTS; with the tiny params' lexicon_rate a quarter of each batch are word forms."""
+    """A tiny run on TEXTS; with the tiny params' lexicon_rate a quarter of each batch are word forms,
+    and after 2 steps the corpus rows come from the distinct chunks (repeat_cap 1)."""
     params = params_from_dict({**tiny_params, "pretrain": {**tiny_params["pretrain"], **pretrain}})
     chunks = chunk_tensor(TEXTS, params.chunking.max_chunk_bytes)
     lexicon = lexicon_tensor(params.pretrain, params.chunking.max_chunk_bytes, 0, len(chunks))
@@ -104,6 +108,28 @@ def test_mixed_stream_takes_its_share_from_the_lexicon_and_resumes_exactly():
     b = MixedStream(ChunkStream(corpus, seed=3), ChunkStream(lexicon, seed=4), share=0.25)
     b.load_state(state)
     assert [b.next_batch(8).flatten().tolist() for _ in range(3)] == following
+
+
+def test_capped_rows_keep_each_chunk_at_most_cap_times():
+    rows = torch.tensor([[5, 256]] * 7 + [[6, 256]] * 2 + [[7, 7]])
+    capped = capped_rows(rows, cap=3, seed=0)
+    assert Counter(tuple(r) for r in capped.tolist()) == {(5, 256): 3, (6, 256): 2, (7, 7): 1}
+    assert torch.equal(capped, capped_rows(rows, cap=3, seed=0))  # seeded
+    assert len(capped_rows(rows, cap=100, seed=0)) == 10 and len(capped_rows(rows, cap=1, seed=0)) == 3
+
+
+def test_phased_stream_switches_after_its_batches_and_resumes_exactly():
+    before, after = torch.arange(10).unsqueeze(1), torch.arange(100, 104).unsqueeze(1)
+    a = PhasedStream(ChunkStream(before, seed=3), ChunkStream(after, seed=4), switch=2)
+    drawn = [a.next_batch(3).flatten().tolist() for _ in range(2)]
+    assert all(v < 10 for batch in drawn for v in batch)
+    state = a.state()
+    assert state == {"before": {"epoch": 0, "offset": 6}, "after": {"epoch": 0, "offset": 0}, "batches": 2}
+    following = [a.next_batch(3).flatten().tolist() for _ in range(3)]
+    assert all(v >= 100 for batch in following for v in batch)
+    b = PhasedStream(ChunkStream(before, seed=3), ChunkStream(after, seed=4), switch=2)
+    b.load_state(state)
+    assert [b.next_batch(3).flatten().tolist() for _ in range(3)] == following
 
 
 def test_lexicon_tensor_rows_follow_the_share(tiny_params):
@@ -224,6 +250,8 @@ def test_resume_is_exact(tiny_params, tmp_path):
         assert torch.equal(a, b), name
     final = load_checkpoint(tmp_path / "b" / "step_00000006.pt")
     assert final["data"] == load_checkpoint(tmp_path / "a" / "step_00000006.pt")["data"]
+    # 2 batches by occurrence, then 4 from the capped rows (tiny params: repeat_cap 1 after 0.34 of 6 steps)
+    assert final["data"]["corpus"]["batches"] == 6 and final["data"]["corpus"]["after"]["offset"] > 0
 
 
 def test_checkpoints_keep_last_k_and_the_best_weights(tiny_params, tmp_path):

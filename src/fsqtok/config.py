@@ -145,7 +145,7 @@ class PretrainConfig:
     min_lr_ratio: float = 0.05
     grad_clip: float = 1.0  # max global grad norm (0 = off)
     norm_freeze: float = 0.1  # share of steps after which the norm before FSQ uses running statistics
-    eval_every: int = 500  # steps between val evaluations
+    eval_every: int = 1050  # steps between val evaluations
     eval_chunks: int = 20000  # val chunk occurrences per evaluation
     checkpoint_every: int = 1000  # steps between checkpoints
     keep_checkpoints: int = 3  # last K checkpoints kept (plus the best)
@@ -154,6 +154,8 @@ class PretrainConfig:
     split_rate: float = 0.05  # share of pre-tokens (>= 4 bytes) cut into two pieces
     lexicon_rate: float = 0.0  # share of each batch drawn from an English word list (0 = corpus only)
     lexicon_words: int = 10000  # the most frequent words of that list that are drawn from
+    repeat_cap: int = 100  # after repeat_cap_after of the steps, each chunk at most this many times per pass (0 = off)
+    repeat_cap_after: float = 0.15  # share of the steps drawn by plain occurrence first
 
     def __post_init__(self) -> None:
         for key in ("steps", "batch_size", "eval_every", "checkpoint_every", "keep_checkpoints", "eval_chunks",
@@ -162,7 +164,8 @@ class PretrainConfig:
         _require(self.lr > 0, "lr", "> 0", self.lr)
         for key in ("weight_decay", "grad_clip", "warmup_steps", "threads"):
             _require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
-        for key in ("min_lr_ratio", "norm_freeze"):
+        _require(self.repeat_cap >= 0, "repeat_cap", ">= 0 (0 = off)", self.repeat_cap)
+        for key in ("min_lr_ratio", "norm_freeze", "repeat_cap_after"):
             _require(0 <= getattr(self, key) <= 1, key, "in [0, 1]", getattr(self, key))
         for key in ("join_rate", "split_rate"):
             _require(0 <= getattr(self, key) <= 0.5, key, "in [0, 0.5]", getattr(self, key))

@@ -56,6 +56,19 @@ def lexicon_tensor(config: PretrainConfig, max_chunk_bytes: int, seed: int, trai
     return pack_chunks(lexicon_segments(words, rows, seed), max_chunk_bytes)
 
 
+def capped_rows(chunks: torch.Tensor, cap: int, seed: int) -> torch.Tensor:
+    """The rows of (N, T) with each distinct chunk kept at most `cap` times (a seeded choice of
+    which occurrences), in a seeded order. Example: cap 2 on rows [a, a, a, b] -> two a's and b."""
+    generator = torch.Generator().manual_seed(seed)
+    shuffled = chunks[torch.randperm(len(chunks), generator=generator)]
+    _, group = torch.unique(shuffled, dim=0, return_inverse=True)  # (N,) distinct-chunk id per row
+    order = torch.argsort(group, stable=True)  # rows grouped by chunk, shuffled order within
+    sorted_group = group[order]
+    rank = torch.empty_like(order)  # how many earlier rows of the shuffle hold the same chunk
+    rank[order] = torch.arange(len(order)) - torch.searchsorted(sorted_group, sorted_group)
+    return shuffled[rank < cap]
+
+
 def chunk_tensor(texts, max_chunk_bytes: int, limit: int = 0, seed: int = 0) -> torch.Tensor:
     """Every chunk occurrence of `texts` as (N, max_chunk_bytes) ids; with `limit`, a seeded
     random sample of that many occurrences (documents are stored grouped by source)."""
@@ -114,7 +127,7 @@ class MixedStream:
     is the corpus stream's next B - k rows, then the lexicon's next k = round(B * share) rows.
     Its state is both streams' states, so a resumed run sees exactly the same batches."""
 
-    def __init__(self, corpus: ChunkStream, lexicon: ChunkStream, share: float):
+    def __init__(self, corpus: ChunkStream | PhasedStream, lexicon: ChunkStream, share: float):
         self.corpus, self.lexicon, self.share = corpus, lexicon, share
 
     def next_batch(self, size: int) -> torch.Tensor:
@@ -128,3 +141,29 @@ class MixedStream:
     def load_state(self, state: dict) -> None:
         self.corpus.load_state(state["corpus"])
         self.lexicon.load_state(state["lexicon"])
+
+
+class PhasedStream:
+    """One stream for the first `switch` batches, another after: the corpus by occurrence while
+    the model learns the frequent chunks, then with repeats capped (see capped_rows).
+    Its state is both streams' states and the batches drawn, so a resumed run sees the same batches."""
+
+    def __init__(self, before: ChunkStream, after: ChunkStream, switch: int):
+        self.before, self.after, self.switch, self.batches = before, after, switch, 0
+
+    def next_batch(self, size: int) -> torch.Tensor:
+        """(size, T) from `before` until `switch` batches are drawn, then from `after`."""
+        stream = self.before if self.batches < self.switch else self.after
+        self.batches += 1
+        return stream.next_batch(size)
+
+    def state(self) -> dict:
+        return {"before": self.before.state(), "after": self.after.state(), "batches": self.batches}
+
+    def load_state(self, state: dict) -> None:
+        self.before.load_state(state["before"])
+        self.after.load_state(state["after"])
+        self.batches = state["batches"]
+
+
+TrainStream = ChunkStream | PhasedStream | MixedStream  # what a pretrain run draws its batches from

@@ -18,6 +18,9 @@ from tqdm import tqdm
 from fsqtok.autoencoder.data import (
     ChunkStream,
     MixedStream,
+    PhasedStream,
+    TrainStream,
+    capped_rows,
     chunk_tensor,
     lexicon_tensor,
     segment_tensor,
@@ -61,7 +64,7 @@ def training_fingerprint(params: Params, data_files: list[Path]) -> str:
     return run_key(sections, data_files, ("autoencoder", "runtime", "text"))
 
 
-def make_checkpoint(model, optimizer, stream: ChunkStream | MixedStream, state: TrainState, fingerprint: str) -> dict:
+def make_checkpoint(model, optimizer, stream: TrainStream, state: TrainState, fingerprint: str) -> dict:
     return {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -90,7 +93,7 @@ def check_resumable(checkpoint: dict, source: Path, fingerprint: str, model) -> 
         raise FsqtokError(f"{source}: its weights have other shapes than the autoencoder params describe")
 
 
-def restore(checkpoint: dict, model, optimizer, stream: ChunkStream | MixedStream) -> TrainState:
+def restore(checkpoint: dict, model, optimizer, stream: TrainStream) -> TrainState:
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     torch.set_rng_state(checkpoint["torch_rng"])
@@ -135,10 +138,7 @@ class PretrainRun:
         model = ByteAutoEncoder(self.params.autoencoder, self.params.fsq.levels,
                                 self.params.chunking.max_chunk_bytes).to(self.device)
         optimizer = make_optimizer(model, self.params.pretrain)
-        stream = ChunkStream(self.train_chunks, self.params.seed)
-        if self.lexicon_chunks is not None:
-            stream = MixedStream(stream, ChunkStream(self.lexicon_chunks, self.params.seed + 1),
-                                 self.params.pretrain.lexicon_rate)
+        stream = self._stream()
         state = TrainState()
         if resume_from is not None:
             checkpoint, source = load_checkpoint(resume_from, explicit=True), resume_from
@@ -153,6 +153,19 @@ class PretrainRun:
         if state.best_model is not None:
             model.load_state_dict(state.best_model)
         return model.cpu().eval(), state
+
+    def _stream(self) -> TrainStream:
+        """The train batches: corpus segments by occurrence (after pretrain.repeat_cap_after of the
+        steps with each chunk's repeats capped), with pretrain.lexicon_rate of each batch from the lexicon."""
+        config, seed = self.params.pretrain, self.params.seed
+        stream = ChunkStream(self.train_chunks, seed)
+        if config.repeat_cap:
+            # the frequent chunks are learned by then; their repeats would fill most of each batch
+            capped = ChunkStream(capped_rows(self.train_chunks, config.repeat_cap, seed), seed + 2)
+            stream = PhasedStream(stream, capped, round(config.repeat_cap_after * config.steps))
+        if self.lexicon_chunks is not None:
+            stream = MixedStream(stream, ChunkStream(self.lexicon_chunks, seed + 1), config.lexicon_rate)
+        return stream
 
     def _loop(self, model, trained, optimizer, stream, state: TrainState, end: int) -> None:
         """`trained` is `model` as the world trains it (DDP over several processes)."""
