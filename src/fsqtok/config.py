@@ -137,7 +137,7 @@ class FSQConfig:
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    steps: int = 4200  # optimizer steps
+    steps: int = 3600  # optimizer steps
     batch_size: int = 256  # chunks per step
     lr: float = 2e-3  # peak AdamW learning rate
     weight_decay: float = 0.01
@@ -145,7 +145,7 @@ class PretrainConfig:
     min_lr_ratio: float = 0.05
     grad_clip: float = 1.0  # max global grad norm (0 = off)
     norm_freeze: float = 0.1  # share of steps after which the norm before FSQ uses running statistics
-    eval_every: int = 1050  # steps between val evaluations
+    eval_every: int = 900  # steps between val evaluations
     eval_chunks: int = 20000  # val chunk occurrences per evaluation
     checkpoint_every: int = 1000  # steps between checkpoints
     keep_checkpoints: int = 3  # last K checkpoints kept (plus the best)
