@@ -19,7 +19,11 @@ def test_repo_params_file_is_valid():
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"pretrain": {"lr": "fast"}}, "pretrain.lr: must be a finite number, got 'fast'"),
+        ({"pretrain": {"lr": "fast"}}, "pretrain.lr: expected a number, read the text 'fast'"),
+        ({"pretrain": {"lr": None}}, "pretrain.lr: expected a number, read an empty value"),
+        ({"pretrain": {"steps": 1.5}}, "pretrain.steps: expected a whole number, read the number 1.5"),
+        ({"tracking": {"enabled": "yes"}}, "tracking.enabled: expected true or false, read the text 'yes'"),
+        ({"tracking": {"uri": 5}}, "tracking.uri: expected text, read the whole number 5"),
         ({"pretrain": {"lr": -1}}, "pretrain.lr: must be > 0, got -1.0"),
         ({"pretrain": {"norm_freeze": 1.5}}, "pretrain.norm_freeze: must be in [0, 1], got 1.5"),
         ({"pretrain": {"stepz": 3}}, "pretrain.stepz: unknown key; allowed: steps,"),
@@ -35,7 +39,7 @@ def test_repo_params_file_is_valid():
         ({"precision": "fp16"}, "precision: must be one of auto, fp32, bf16, got 'fp16'"),
         ({"corpus": {"sources": [{"kind": "web"}]}}, "corpus.sources[0].kind: must be one of kjv, wikipedia_summaries"),
         ({"corpus": {"sources": [{"kind": "jsonl"}]}}, "corpus.sources[0].path: must be set for kind jsonl"),
-        ({"pretrain": {"steps": True}}, "pretrain.steps: must be an integer, got True"),
+        ({"pretrain": {"steps": True}}, "pretrain.steps: expected a whole number, read the boolean true"),
         ({"fsq": {"levels": [8, 1]}}, "fsq.levels: must be each >= 2, got [8, 1]"),
         ({"chunking": {"max_chunk_bytes": 10}}, "chunking.max_chunk_bytes: must be a multiple of the product"),
         ({"lm": {"d_model": 100, "n_head": 3}}, "lm.d_model: must be divisible by n_head=3, got 100"),
@@ -62,3 +66,21 @@ def test_digest_depends_only_on_named_sections():
     b = params_from_dict({"pretrain": {"lr": 0.2}})
     assert a.digest("split") == b.digest("split")
     assert a.digest("pretrain") != b.digest("pretrain")
+
+
+def test_numbers_read_as_meant(tmp_path):
+    """YAML 1.1 reads `3e-4` as a string; params.yaml reads it (and 1E+3, 1_000) as a user means it."""
+    path = tmp_path / "params.yaml"
+    path.write_text("pretrain:\n  lr: 3e-4\n  weight_decay: 1E-2\n  steps: 1_000\n  grad_clip: 2e0\n"
+                    "lm:\n  lr: -1.5e-3\n")
+    with pytest.raises(ConfigError, match=r"^lm.lr: must be > 0, got -0.0015$"):
+        load_params(path)
+    path.write_text(path.read_text().replace("-1.5e-3", "1.5e-3"))
+    params = load_params(path)
+    assert (params.pretrain.lr, params.pretrain.weight_decay, params.pretrain.steps) == (3e-4, 0.01, 1000)
+    assert (params.pretrain.grad_clip, params.lm.lr) == (2.0, 0.0015)
+    path.write_text("tracking:\n  experiment: 1e5\n")  # text where text is expected stays an error
+    with pytest.raises(ConfigError, match=r"^tracking.experiment: expected text, read the number 100000.0$"):
+        load_params(path)
+    path.write_text("lm:\n  prompts: ['3e4x', '12']\n")  # quoted and non-numbers stay strings
+    assert load_params(path).lm.prompts == ["3e4x", "12"]

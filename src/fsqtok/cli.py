@@ -59,16 +59,14 @@ def repro(args: list[str] = typer.Argument(None, help="extra arguments for dvc r
 
 def profile_overrides(profile: Path) -> list[str]:
     """`dvc exp run -S` arguments for a profile YAML, checked against params.yaml first."""
-    import yaml
-
-    from fsqtok.config import params_from_dict
+    from fsqtok.config import params_from_dict, read_yaml
     from fsqtok.store.tracking import flatten
 
     try:
-        overrides = yaml.safe_load(profile.read_text()) or {}
-        base = yaml.safe_load(Path("params.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise FsqtokError(f"{profile}: cannot read the profile ({err})") from None
+        overrides = read_yaml(profile) or {}
+        base = read_yaml(Path("params.yaml")) or {}
+    except OSError as err:
+        raise FsqtokError(f"{profile}: cannot read the profile ({err.strerror})") from None
     merged = dict(base)
     for section, values in overrides.items():
         merged[section] = {**base.get(section, {}), **values} if isinstance(values, dict) else values

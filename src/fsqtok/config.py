@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -364,14 +365,40 @@ def _convert(tp: object, value: object, key: str) -> object:
         _require(isinstance(value, dict), key, "a mapping", value)
         return build_section(tp, value, key)
     if tp is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        _require(ok, key, "a finite number", value)
+        _expect(isinstance(value, (int, float)) and not isinstance(value, bool), key, "a number", value)
+        _require(math.isfinite(value), key, "a finite number", value)
         return float(value)
     if tp is int:
-        _require(isinstance(value, int) and not isinstance(value, bool), key, "an integer", value)
+        _expect(isinstance(value, int) and not isinstance(value, bool), key, "a whole number", value)
         return value
-    _require(isinstance(value, tp), key, f"a {_type_name(tp)}", value)  # str, bool
+    _expect(isinstance(value, tp), key, TYPE_WORDS.get(tp, f"a {_type_name(tp)}"), value)  # str, bool
     return value
+
+
+TYPE_WORDS = {str: "text", bool: "true or false"}
+
+
+def _expect(ok: bool, key: str, expected: str, value: object) -> None:
+    """A value of the wrong kind: say what YAML read and what the key takes.
+    Example: _expect(False, "pretrain.lr", "a number", "fast")
+    -> ConfigError("pretrain.lr: expected a number, read the text 'fast'")"""
+    if not ok:
+        raise ConfigError(f"{key}: expected {expected}, read {_describe(value)}")
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if value is None:
+        return "an empty value"
+    if isinstance(value, float):
+        return f"the number {value!r}"
+    if isinstance(value, int):
+        return f"the whole number {value}"
+    kind = {list: "the list", dict: "the mapping"}.get(type(value), f"a {type(value).__name__}")
+    return f"{kind} {value!r}"
 
 
 def build_section(cls: type, data: dict, prefix: str = "") -> object:
@@ -401,7 +428,8 @@ def params_from_dict(data: dict | None) -> Params:
 
 class UniqueKeyLoader(yaml.SafeLoader):
     """yaml.safe_load that rejects a key given twice in one mapping (YAML would keep the last,
-    so a second `corpus:` would silently replace the first)."""
+    so a second `corpus:` would silently replace the first) and reads numbers as YAML 1.2 does:
+    `3e-4` and `1e3` are floats, not the strings PyYAML's YAML 1.1 rules make of them."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -413,6 +441,20 @@ class UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+# YAML 1.2's float forms that YAML 1.1 lacks: an exponent without a dot (3e-4, 1E+3). Added after
+# the built-in resolvers, so integers (1_000, 42) still resolve as integers first.
+UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
+
+def read_yaml(path: Path) -> object:
+    """A YAML file read with the rules of params.yaml (numbers as meant, no repeated keys)."""
+    try:
+        return yaml.load(path.read_text(), Loader=UniqueKeyLoader)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read params.yaml from the *current* directory by default.
 
@@ -422,9 +464,6 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: not found; run from the repository root or pass the params file")
-    try:
-        data = yaml.load(path.read_text(), Loader=UniqueKeyLoader)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    data = read_yaml(path)
     _require(data is None or isinstance(data, dict), str(path), "a mapping of sections", type(data).__name__)
     return params_from_dict(data)

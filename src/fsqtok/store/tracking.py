@@ -1,13 +1,18 @@
 """MLflow mirror of each stage: one run per stage, grouped under one parent run per pipeline.
 
 Grouping: `fsqtok repro` opens a parent and passes its id in $FSQTOK_PARENT_RUN_ID (not
-$MLFLOW_RUN_ID, which would make stages resume the parent); under `dvc exp run` the parent
-is found or created by the tag fsqtok.pipeline=exp:$DVC_EXP_NAME. DVC's metrics JSON stays
-the source of truth; MLflow gets the same numbers.
+$MLFLOW_RUN_ID, which would make stages resume the parent); under `dvc exp run` (queued or
+not) the parent is found or created by the tag fsqtok.pipeline=exp:$DVC_EXP_NAME, and under a
+plain `dvc repro` by the DVC process that runs the stages (dvc:<pid>:<start time>). Each stage
+sets its parent RUNNING when it starts and FINISHED or FAILED when it ends, so a parent never
+stays RUNNING whichever stages run. A SQLite store is opened under a file lock beside it, so
+parallel stages (`dvc queue start -j 2`) can create it at the same moment. DVC's metrics JSON
+stays the source of truth; MLflow gets the same numbers.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from collections.abc import Iterator
@@ -15,11 +20,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fsqtok.config import Params, TrackingConfig
+from fsqtok.errors import FsqtokError
 from fsqtok.store.files import file_digest
 from fsqtok.store.provenance import git_rev, repo_root
 
 PARENT_ENV = "FSQTOK_PARENT_RUN_ID"
 PIPELINE_TAG = "fsqtok.pipeline"
+ERROR_TAG = "fsqtok.error"  # the one-line error of a failed stage, on its run and on the parent
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 
@@ -122,10 +129,56 @@ def log_params_once(client, run_id: str, values: dict) -> None:
             pass
 
 
-def _client(config: TrackingConfig):
+class TrackingError(FsqtokError):
+    """The tracking store cannot be opened or refuses a write; str() is one line."""
+
+
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a SQLite URI, else None.
+    Example: "sqlite:////work/mlflow.db" -> Path("/work/mlflow.db"); "http://host:5000" -> None"""
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
+@contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock on <db>.lock while a SQLite store is created or its experiment and
+    parent runs are made: two processes creating the schema at once fail ("table metrics
+    already exists"). Other stores (a team server) serialise their own writes."""
+    database = sqlite_file(uri)
+    if database is None:
+        yield
+        return
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{database}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
+@contextmanager
+def store_errors(uri: str) -> Iterator[None]:
+    """MLflow's and SQLAlchemy's errors (a busy or broken database, a server that does not
+    answer) as one TrackingError line that names the store and the way out."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except (MlflowException, SQLAlchemyError, OSError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise TrackingError(f"tracking store {uri}: {reason}; retry, point tracking.uri elsewhere, "
+                            f"or set tracking.enabled: false") from None
+
+
+def open_store(config: TrackingConfig, find_parent: bool = True) -> tuple[object, str, str | None]:
+    """(MLflow client, experiment id, the pipeline's parent run id or None), made under the
+    store's lock."""
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri(config))
+    uri = tracking_uri(config)
+    with store_errors(uri), store_lock(uri):
+        client = MlflowClient(tracking_uri=uri)
+        exp_id = experiment_id(client, config.experiment)
+        return client, exp_id, parent_run_id(client, exp_id) if find_parent else None
 
 
 def experiment_id(client, name: str) -> str:
@@ -141,19 +194,43 @@ def experiment_id(client, name: str) -> str:
     return client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_TAGS)
 
 
-def find_or_create_parent(client, exp_id: str, key: str) -> str:
-    """The parent run tagged fsqtok.pipeline=key; created (and left open) if none exists."""
+def find_or_create_parent(client, exp_id: str, key: str, name: str) -> str:
+    """The parent run tagged fsqtok.pipeline=key; created if none exists (its stages end it)."""
     runs = client.search_runs([exp_id], filter_string=f"tags.`{PIPELINE_TAG}` = '{key}'", max_results=1)
     if runs:
         return runs[0].info.run_id
-    return client.create_run(exp_id, run_name=key, tags={PIPELINE_TAG: key}).info.run_id
+    return client.create_run(exp_id, run_name=name, tags={PIPELINE_TAG: key, "git_rev": git_rev()}).info.run_id
 
 
 def parent_run_id(client, exp_id: str) -> str | None:
+    """`fsqtok repro`'s parent, else the `dvc exp run` experiment's, else the `dvc repro`
+    process's; None for a stage script run by hand."""
     if os.environ.get(PARENT_ENV):
         return os.environ[PARENT_ENV]
     if os.environ.get("DVC_EXP_NAME"):
-        return find_or_create_parent(client, exp_id, f"exp:{os.environ['DVC_EXP_NAME']}")
+        key = f"exp:{os.environ['DVC_EXP_NAME']}"
+        return find_or_create_parent(client, exp_id, key, key)
+    dvc = dvc_ancestor()
+    if dvc is not None:
+        return find_or_create_parent(client, exp_id, f"dvc:{dvc[0]}:{dvc[1]}", "dvc repro")
+    return None
+
+
+def dvc_ancestor(pid: int | None = None) -> tuple[int, int] | None:
+    """(pid, start time in clock ticks) of the nearest `dvc` process above this one, read from
+    /proc: every stage of one `dvc repro` finds the same pair, and a later one another.
+    None off Linux or outside DVC."""
+    pid = os.getppid() if pid is None else pid
+    while pid > 1:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, ...
+        if any(Path(arg.decode(errors="replace")).name == "dvc" for arg in argv[:2]):
+            return pid, int(fields[19])  # field 22 of stat: start time
+        pid = int(fields[1])
     return None
 
 
@@ -163,35 +240,53 @@ def stage_run(stage: str, params: Params, sections: list[str]) -> Iterator[Track
     if not params.tracking.enabled or os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 logs
         yield Tracker()
         return
-    client = _client(params.tracking)
-    exp_id = experiment_id(client, params.tracking.experiment)
+    client, exp_id, parent = open_store(params.tracking)
     tags = {
         "stage": stage,
         "git_rev": git_rev(),
         "params_hash": params.digest(*sections),
         "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
     }
-    parent = parent_run_id(client, exp_id)
-    if parent:
-        tags["mlflow.parentRunId"] = parent
-    run_id = client.create_run(exp_id, run_name=stage, tags=tags).info.run_id
-    sections_params = {name: params.section(name) for name in sections}
-    log_params_once(client, run_id, sections_params)
-    if parent:  # the parent row carries every stage's params, so pipelines compare on it
-        log_params_once(client, parent, sections_params)
-    with finished(client, run_id):
+    with store_errors(tracking_uri(params.tracking)):
+        if parent:
+            tags["mlflow.parentRunId"] = parent
+            client.update_run(parent, status="RUNNING")
+            if ERROR_TAG in client.get_run(parent).data.tags:  # an earlier try's failure, now re-run
+                client.delete_tag(parent, ERROR_TAG)
+        run_id = client.create_run(exp_id, run_name=stage, tags=tags).info.run_id
+        sections_params = {name: params.section(name) for name in sections}
+        log_params_once(client, run_id, sections_params)
+        if parent:  # the parent row carries every stage's params, so pipelines compare on it
+            log_params_once(client, parent, sections_params)
+    with finished(client, run_id, parent, stage):
         yield Tracker(client, run_id, parent, stage)
 
 
 @contextmanager
-def finished(client, run_id: str) -> Iterator[None]:
-    """Mark the run FINISHED when the block ends, FAILED if it raises (then re-raise)."""
+def finished(client, run_id: str, parent: str | None = None, stage: str = "") -> Iterator[None]:
+    """Mark the run (and its pipeline's parent, if given) FINISHED when the block ends; FAILED
+    if it raises, with the one-line error as a tag, then re-raise."""
     try:
         yield
-    except BaseException:
-        client.set_terminated(run_id, "FAILED")
+    except BaseException as err:
+        message = one_line(err)
+        for run, text in ((run_id, message), (parent, f"[{stage}] {message}")):
+            if run:
+                client.set_tag(run, ERROR_TAG, text[:5000])
+                client.set_terminated(run, "FAILED")
         raise
-    client.set_terminated(run_id, "FINISHED")
+    for run in (run_id, parent):
+        if run:
+            client.set_terminated(run, "FINISHED")
+
+
+def one_line(err: BaseException) -> str:
+    """What a user reads of an error: its message (first line), named by type unless it is an
+    FsqtokError, whose message already says it all."""
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted"
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return text if isinstance(err, FsqtokError) else f"{type(err).__name__}: {text}".rstrip(": ")
 
 
 @contextmanager
@@ -201,9 +296,12 @@ def pipeline_run(params: Params, name: str = "repro") -> Iterator[dict]:
     if not params.tracking.enabled:
         yield env
         return
-    client = _client(params.tracking)
-    exp_id = experiment_id(client, params.tracking.experiment)
+    client, exp_id, _ = open_store(params.tracking, find_parent=False)
     run_id = client.create_run(exp_id, run_name=name, tags={PIPELINE_TAG: name, "git_rev": git_rev()}).info.run_id
     env[PARENT_ENV] = run_id
-    with finished(client, run_id):
+    succeeded = False
+    try:
         yield env
+        succeeded = True
+    finally:  # a failed stage has already tagged the parent with its error; keep that tag
+        client.set_terminated(run_id, "FINISHED" if succeeded else "FAILED")
