@@ -62,11 +62,12 @@ def test_profile_becomes_checked_dvc_overrides(tmp_path, monkeypatch):
         profile_overrides(tmp_path / "bad.yaml")
 
 
-@pytest.mark.parametrize(("profile", "steps"), [("seed", 100000), ("cpu-long", 60000)])
-def test_shipped_profiles_are_valid(monkeypatch, profile, steps):
+@pytest.mark.parametrize(("profile", "steps", "vocab"), [("seed", 100000, 32768), ("cpu-long", 60000, 32768),
+                                                    ("tiny", 60, 512)])
+def test_shipped_profiles_are_valid(monkeypatch, profile, steps, vocab):
     from conftest import ROOT
     from fsqtok.cli import profile_overrides
 
     monkeypatch.chdir(ROOT)
     args = profile_overrides(ROOT / f"profiles/{profile}.yaml")
-    assert f"pretrain.steps={steps}" in args and "prune.vocab_size=32768" in args
+    assert f"pretrain.steps={steps}" in args and f"prune.vocab_size={vocab}" in args

@@ -77,15 +77,28 @@ def profile_overrides(profile: Path) -> list[str]:
 @app.command()
 def exp(
     profile: Path = typer.Option(..., "--profile", help="YAML of params overrides, e.g. profiles/seed.yaml"),
-    name: str | None = typer.Option(None, help="experiment name (default: the profile's file name)"),
+    name: str | None = typer.Option(None, help="experiment name (default: the profile's file name; "
+                                    "with --queue, DVC's names)"),
+    queue: bool = typer.Option(False, "--queue", help="queue the experiment(s) for `dvc queue start -j N` "
+                               "instead of running now"),
+    overrides: list[str] = typer.Option([], "--set", "-S", help="one more override on top of the profile, as "
+                                        "for `dvc exp run -S`: KEY=VALUE, or KEY=A,B to queue a grid"),
 ) -> None:
     """Run the pipeline as a DVC experiment with a params profile applied (`dvc exp run -S ...`),
-    then summarise it in reports/profiles/<name>/ (metrics.json, curve.csv, curve.png)."""
+    then summarise it in reports/profiles/<name>/ (metrics.json, curve.csv, curve.png); with
+    --queue, only queue it (a grid if a --set lists several values)."""
     from fsqtok.eval.profile import write_profile_report
 
-    name = name or profile.stem
     with user_errors():
-        args = profile_overrides(profile)
+        args = profile_overrides(profile) + [arg for value in overrides for arg in ("-S", value)]
+    if queue:
+        named = ["--name", name] if name else []
+        code = subprocess.run(["dvc", "exp", "run", "--queue", *named, *args]).returncode
+        if not code:
+            typer.echo("queued: run them with `dvc queue start -j 2`, follow with `dvc queue status`, "
+                       "compare with `dvc exp show` and `mlflow ui`")
+        raise typer.Exit(code)
+    name = name or profile.stem
     code = subprocess.run(["dvc", "exp", "run", "--name", name, *args]).returncode
     if code:
         raise typer.Exit(code)
