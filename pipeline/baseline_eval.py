@@ -8,7 +8,7 @@ import typer
 
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
-from fsqtok.eval.baseline import SECTIONS, run_baseline_eval
+from fsqtok.eval.baseline import PARAMS, run_baseline_eval
 from fsqtok.runtime.device import set_threads
 from fsqtok.store.tracking import stage_run
 
@@ -20,9 +20,9 @@ def main(
     untrained: Path = Path("reports/baseline/untrained.json"),
 ) -> None:
     with user_errors():
-        params = load_params()
+        params = load_params().only(PARAMS, "stage baseline_eval")
         set_threads(0)
-        with stage_run("baseline_eval", params, SECTIONS) as tracker:
+        with stage_run("baseline_eval", params) as tracker:
             tracker.splits(split_dir, ["train", "val"])
             report = run_baseline_eval(params, split_dir, baselines_dir, metrics, untrained, tracker)
             tracker.rollup({"untrained_byte_accuracy": report["untrained_autoencoder"]["val_chunks"]["byte_accuracy"],

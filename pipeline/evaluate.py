@@ -7,7 +7,7 @@ import typer
 
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
-from fsqtok.eval.evaluate import SECTIONS, run_evaluate
+from fsqtok.eval.evaluate import PARAMS, run_evaluate
 from fsqtok.runtime.device import set_threads
 from fsqtok.store.tracking import stage_run
 
@@ -22,9 +22,9 @@ def main(
     out_dir: Path = Path("reports/evaluate"),
 ) -> None:
     with user_errors():
-        params = load_params()
+        params = load_params().only(PARAMS, "stage evaluate")
         set_threads(0)
-        with stage_run("evaluate", params, SECTIONS) as tracker:
+        with stage_run("evaluate", params) as tracker:
             tracker.splits(split_dir, ["val", "test"])
             metrics = run_evaluate(params, split_dir, tokenizer, baselines_dir, untrained, pretrain_reports,
                                    codebook_dir, out_dir, tracker)

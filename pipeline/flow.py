@@ -7,7 +7,7 @@ import typer
 
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
-from fsqtok.eval.flow import SECTIONS, run_flow
+from fsqtok.eval.flow import PARAMS, run_flow
 from fsqtok.runtime.device import set_threads
 from fsqtok.runtime.distributed import is_main_process, relaunch
 from fsqtok.store.tracking import stage_run
@@ -23,10 +23,10 @@ def main(
     reports: Path = Path("reports/flow"),
 ) -> None:
     with user_errors():
-        params = load_params()
+        params = load_params().only(PARAMS, "stage flow")
         relaunch(params.distributed.nproc_per_node)
         set_threads(0)
-        with stage_run("flow", params, SECTIONS) as tracker:
+        with stage_run("flow", params) as tracker:
             tracker.splits(split_dir, ["train", "val"])
             metrics = run_flow(params, split_dir, tokenizer, baselines_dir, lm_dir, out, checkpoint_dir, reports,
                                tracker)

@@ -7,7 +7,7 @@ import typer
 
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
-from fsqtok.eval.integrate import SECTIONS, run_integrate
+from fsqtok.eval.integrate import PARAMS, run_integrate
 from fsqtok.runtime.device import set_threads
 from fsqtok.runtime.distributed import is_main_process, relaunch
 from fsqtok.store.tracking import stage_run
@@ -21,10 +21,10 @@ def main(
     reports: Path = Path("reports/integrate"),
 ) -> None:
     with user_errors():
-        params = load_params()
+        params = load_params().only(PARAMS, "stage integrate")
         relaunch(params.distributed.nproc_per_node)
         set_threads(0)
-        with stage_run("integrate", params, SECTIONS) as tracker:
+        with stage_run("integrate", params) as tracker:
             tracker.splits(split_dir, ["train", "val"])
             table = run_integrate(params, split_dir, tokenizer, baselines_dir, models, reports, tracker)
             if not is_main_process():  # under torchrun rank 0 reports

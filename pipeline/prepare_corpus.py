@@ -7,7 +7,7 @@ import typer
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
 from fsqtok.store.tracking import stage_run
-from fsqtok.text.corpus import run_prepare_corpus
+from fsqtok.text.corpus import PARAMS, run_prepare_corpus
 
 
 def main(
@@ -15,8 +15,8 @@ def main(
     metrics: Path = Path("reports/corpus/metrics.json"),
 ) -> None:
     with user_errors():
-        params = load_params()
-        with stage_run("prepare_corpus", params, ["corpus"]) as tracker:
+        params = load_params().only(PARAMS, "stage prepare_corpus")
+        with stage_run("prepare_corpus", params) as tracker:
             stats = run_prepare_corpus(params.corpus, out, metrics, tracker)
         print(f"prepare_corpus: {stats.documents} documents, {stats.bytes / 1e6:.2f} MB -> {out}")
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from fsqtok.autoencoder.train import SECTIONS, run_pretrain
+from fsqtok.autoencoder.train import PARAMS, run_pretrain
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
 from fsqtok.runtime.device import set_threads
@@ -26,10 +26,10 @@ def main(
                                           "pretrain.checkpoint_every steps"),
 ) -> None:
     with user_errors():
-        params = load_params()
+        params = load_params().only(PARAMS, "stage pretrain")
         relaunch(params.distributed.nproc_per_node)
         set_threads(params.pretrain.threads)
-        with stage_run("pretrain", params, SECTIONS) as tracker:
+        with stage_run("pretrain", params) as tracker:
             tracker.splits(split_dir, ["train", "val"])
             summary = run_pretrain(params, split_dir, out, checkpoint_dir, reports, tracker, resume, stop_after)
             if summary is not None:

@@ -9,7 +9,7 @@ from fsqtok.config import load_params
 from fsqtok.errors import user_errors
 from fsqtok.runtime.device import set_threads
 from fsqtok.store.tracking import stage_run
-from fsqtok.tokenizers.codebook import run_prune
+from fsqtok.tokenizers.codebook import PARAMS, run_prune
 
 
 def main(
@@ -19,9 +19,9 @@ def main(
     reports: Path = Path("reports/codebook"),
 ) -> None:
     with user_errors():
-        params = load_params()
+        params = load_params().only(PARAMS, "stage prune")
         set_threads(0)
-        with stage_run("prune", params, ["chunking", "prune"]) as tracker:
+        with stage_run("prune", params) as tracker:
             tracker.splits(split_dir, ["train", "val"])
             metrics = run_prune(params, autoencoder, split_dir, out, reports, tracker)
             tracker.rollup({"verified_codes": metrics["verified_codes"], "vocab_size": metrics["vocab_size"],

@@ -7,7 +7,7 @@ import typer
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
 from fsqtok.store.tracking import stage_run
-from fsqtok.text.split import run_split
+from fsqtok.text.split import PARAMS, run_split
 
 
 def main(
@@ -16,8 +16,8 @@ def main(
     metrics: Path = Path("reports/split/metrics.json"),
 ) -> None:
     with user_errors():
-        params = load_params()
-        with stage_run("split", params, ["split"]) as tracker:
+        params = load_params().only(PARAMS, "stage split")
+        with stage_run("split", params) as tracker:
             stats = run_split(params.split, documents, out_dir, metrics, tracker)
         print("split: " + ", ".join(f"{k} {v['documents']} docs" for k, v in stats.items()))
 

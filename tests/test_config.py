@@ -1,6 +1,6 @@
 import pytest
 
-from fsqtok.config import ConfigError, Params, load_params, params_from_dict
+from fsqtok.config import ConfigError, Params, UndeclaredParamError, load_params, params_from_dict
 
 
 def test_defaults_are_the_seed_dimensions():
@@ -84,3 +84,23 @@ def test_numbers_read_as_meant(tmp_path):
         load_params(path)
     path.write_text("lm:\n  prompts: ['3e4x', '12']\n")  # quoted and non-numbers stay strings
     assert load_params(path).lm.prompts == ["3e4x", "12"]
+
+
+def test_a_stage_reads_only_what_it_declares():
+    params = params_from_dict({"prune": {"vocab_size": 512}}).only(("seed", "prune.vocab_size", "pretrain"), "stage x")
+    assert (params.seed, params.prune.vocab_size, params.pretrain.steps) == (0, 512, 3600)
+    assert params.declared == ("seed", "prune.vocab_size", "pretrain")
+    assert params.section("prune.vocab_size") == 512 and params.section("pretrain")["lr"] == 0.002
+    message = ("stage x reads params key {!r}, which its PARAMS do not declare: add it there and to the "
+               "stage's params in dvc.yaml")
+    for read, key in [(lambda: params.prune.max_candidates + 1, "prune.max_candidates"),
+                      (lambda: params.lm.steps, "lm"), (lambda: params.device == "cpu", "device"),
+                      (lambda: params.flow, None), (lambda: params.digest("lm"), "lm")]:
+        if key is None:
+            assert repr(read()) == "<undeclared flow>"
+            continue
+        with pytest.raises(UndeclaredParamError) as err:
+            read()
+        assert str(err.value) == message.format(key)
+    with pytest.raises(ValueError, match=r"stage x: PARAMS names keys params.yaml does not have: \['lms'\]"):
+        params_from_dict({}).only(("lms",), "stage x")

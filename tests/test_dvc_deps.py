@@ -2,6 +2,7 @@
 and inside functions, package __init__ files included), so a library change re-runs it."""
 
 import ast
+import importlib.util
 from pathlib import Path
 
 import yaml
@@ -84,3 +85,34 @@ def test_a_removed_dep_is_named():
 def test_imports_inside_functions_are_followed():
     files = imported_files(ROOT / "pipeline/prune.py")  # the tokenizer loads its auto-encoder lazily
     assert SRC / "fsqtok/autoencoder/io.py" in files and SRC / "fsqtok/__init__.py" in files
+
+
+def declared_params(spec: dict) -> tuple[str, ...]:
+    """The PARAMS a stage's script reads its params through (`load_params().only(PARAMS, ...)`)."""
+    script = ROOT / spec["cmd"].split()[1]
+    module_spec = importlib.util.spec_from_file_location(f"stage_{script.stem}", script)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    assert ".only(PARAMS," in script.read_text(), f"{script.name} must read params through .only(PARAMS, ...)"
+    return module.PARAMS
+
+
+def params_mismatch(stage: str, spec: dict) -> list[str]:
+    """'<stage>: <key> ...' for each key dvc.yaml lists without the stage declaring it, or the other way."""
+    listed, declared = spec.get("params", []), declared_params(spec)
+    return ([f"{stage}: dvc.yaml lists {key}, which PARAMS does not declare" for key in listed
+             if key not in declared] +
+            [f"{stage}: PARAMS declares {key}, which dvc.yaml does not list" for key in declared if key not in listed])
+
+
+def test_dvc_params_equal_each_stage_declaration():
+    problems = [line for stage, spec in stages().items() for line in params_mismatch(stage, spec)]
+    assert problems == []
+
+
+def test_a_wrong_params_list_is_named():
+    spec = dict(stages()["baseline_eval"])
+    spec["params"] = [key for key in spec["params"] if key != "evaluate"] + ["prune"]
+    assert params_mismatch("baseline_eval", spec) == [
+        "baseline_eval: dvc.yaml lists prune, which PARAMS does not declare",
+        "baseline_eval: PARAMS declares evaluate, which dvc.yaml does not list"]

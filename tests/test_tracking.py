@@ -46,7 +46,7 @@ def test_unreachable_store_is_one_line(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     params = params_from_dict({"tracking": {"uri": f"sqlite:///{tmp_path / 'file' / 'mlflow.db'}"}})
     with pytest.raises(TrackingError) as err:
-        with stage_run("split", params, ["split"]):
+        with stage_run("split", params.only(("split", "tracking"), "test")):
             pass
     message = str(err.value)
     assert message.startswith(f"tracking store sqlite:///{tmp_path / 'file' / 'mlflow.db'}: ") and "\n" not in message
@@ -82,21 +82,21 @@ def test_stages_end_their_parent_finished_or_failed(tmp_path, monkeypatch):
         return client.search_runs([exp.experiment_id], f"attributes.run_name = '{name}'",
                                   order_by=["attributes.start_time DESC"])[0]
 
-    with stage_run("split", params, ["split"]):
+    with stage_run("split", params.only(("split", "tracking"), "test")):
         assert parent().info.status == "RUNNING"
     assert (parent().info.status, stage("split").info.status) == ("FINISHED", "FINISHED")
 
     nan = "pretrain: the loss became nan at step 3; lower pretrain.lr"
-    with pytest.raises(FsqtokError), stage_run("pretrain", params, ["pretrain"]):
+    with pytest.raises(FsqtokError), stage_run("pretrain", params.only(("pretrain", "tracking"), "test")):
         raise FsqtokError(nan)
     assert (stage("pretrain").info.status, stage("pretrain").data.tags[ERROR_TAG]) == ("FAILED", nan)
     assert (parent().info.status, parent().data.tags[ERROR_TAG]) == ("FAILED", f"[pretrain] {nan}")
 
-    with pytest.raises(ZeroDivisionError), stage_run("prune", params, ["prune"]):
+    with pytest.raises(ZeroDivisionError), stage_run("prune", params.only(("prune", "tracking"), "test")):
         1 / 0  # noqa: B018 - a bug, not a user error: named by its type
     assert stage("prune").data.tags[ERROR_TAG] == "ZeroDivisionError: division by zero"
 
-    with stage_run("pretrain", params, ["pretrain"]):  # the re-run after a fix
+    with stage_run("pretrain", params.only(("pretrain", "tracking"), "test")):  # the re-run after a fix
         pass
     assert parent().info.status == "FINISHED" and ERROR_TAG not in parent().data.tags
     assert stage("pretrain").data.tags["mlflow.parentRunId"] == parent().info.run_id

@@ -335,15 +335,76 @@ class Params:
             self.chunking.max_chunk_bytes,
         )
 
-    def section(self, name: str) -> dict:
-        """One section (or top-level key) as plain data, for logging and hashing."""
-        value = getattr(self, name)
-        return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else {name: value}
+    declared: typing.ClassVar[tuple[str, ...]] = ()  # set by only(): the keys a stage may read
 
-    def digest(self, *names: str) -> str:
-        """Short hash of the named sections: tells runs with the same settings apart from others."""
-        blob = json.dumps({n: self.section(n) for n in names}, sort_keys=True)
+    def section(self, key: str) -> object:
+        """A section, a top-level key or a dotted key ("prune.vocab_size") as plain data, for
+        logging and hashing."""
+        value = self
+        for part in key.split("."):
+            value = getattr(value, part)
+        if isinstance(value, Undeclared):
+            value._refuse()  # json or asdict would fail on it with a message that names nothing
+        return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+
+    def digest(self, *keys: str) -> str:
+        """Short hash of the named keys: tells runs with the same settings apart from others."""
+        blob = json.dumps({key: self.section(key) for key in keys}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def only(self, keys: tuple[str, ...], owner: str) -> Params:
+        """These params as stage `owner` may read them: every key outside `keys` (a section,
+        "seed", or one field such as "prune.vocab_size") is an Undeclared stand-in, so reading it
+        fails in the tests instead of leaving DVC blind to it. `keys` is the stage's PARAMS,
+        the one list that dvc.yaml's `params:` must equal."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = [key for key in keys if key.split(".")[0] not in names]
+        if unknown:
+            raise ValueError(f"{owner}: PARAMS names keys params.yaml does not have: {unknown}")
+        return _restricted(self, keys, "", owner)
+
+
+class UndeclaredParamError(RuntimeError):
+    """A stage read a params key it does not declare (a bug in the stage, not in params.yaml)."""
+
+
+class Undeclared:
+    """Stands for a params key a stage did not declare: any use of it raises, naming the key."""
+
+    def __init__(self, key: str, owner: str) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "owner", owner)
+
+    def _refuse(self, *args: object) -> typing.NoReturn:
+        raise UndeclaredParamError(f"{self.owner} reads params key {self.key!r}, which its PARAMS do not "
+                                   f"declare: add it there and to the stage's params in dvc.yaml")
+
+    def __repr__(self) -> str:
+        return f"<undeclared {self.key}>"
+
+
+for _use in ("__getattr__", "__setattr__", "__bool__", "__int__", "__float__", "__index__", "__eq__", "__ne__",
+             "__lt__", "__le__", "__gt__", "__ge__", "__hash__", "__iter__", "__len__", "__contains__",
+             "__getitem__", "__str__", "__format__", "__add__", "__radd__", "__sub__", "__rsub__", "__mul__",
+             "__rmul__", "__truediv__", "__rtruediv__", "__floordiv__", "__mod__", "__neg__"):
+    setattr(Undeclared, _use, Undeclared._refuse)
+
+
+def _restricted(config: object, keys: tuple[str, ...], prefix: str, owner: str) -> object:
+    """A copy of dataclass `config` (at dotted `prefix`) holding the fields `keys` name, whole
+    or in part, and Undeclared stand-ins for the rest; built without __post_init__, whose checks
+    would read the stand-ins."""
+    view = object.__new__(type(config))
+    for f in dataclasses.fields(config):
+        key = f"{prefix}{f.name}"
+        inner = [k for k in keys if k.startswith(key + ".")]
+        value = getattr(config, f.name)
+        if key not in keys:
+            value = _restricted(value, tuple(inner), key + ".", owner) if inner else Undeclared(key, owner)
+        object.__setattr__(view, f.name, value)
+    if not prefix:
+        object.__setattr__(view, "declared", tuple(keys))
+    return view
 
 
 def _type_name(tp: object) -> str:

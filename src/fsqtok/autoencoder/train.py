@@ -40,7 +40,9 @@ from fsqtok.store.files import read_texts, write_csv, write_json
 from fsqtok.store.provenance import run_key
 
 # The params sections the pretrain stage reads: logged to MLflow and hashed into the bundle's meta.
-SECTIONS = ["seed", "device", "precision", "chunking", "autoencoder", "fsq", "pretrain", "distributed"]
+# The params stage pretrain reads; dvc.yaml lists the same (corpus and split: the checkpoint key)
+PARAMS = ("distributed", "seed", "device", "precision", "corpus", "split", "chunking", "autoencoder", "fsq",
+          "pretrain", "tracking")
 
 
 @dataclass
@@ -240,7 +242,7 @@ def run_pretrain(params: Params, split_dir: Path, out: Path, checkpoint_dir: Pat
                "val_bytes": bucket_byte_shares(run.val_chunks, run.val_train_counts),
                "params": sum(p.numel() for p in model.parameters())}
     save_autoencoder(model, out, meta={"step": state.best_step, "metrics": best,
-                                       "params_hash": params.digest(*SECTIONS)})
+                                       "params_hash": params.digest(*PARAMS)})
     write_csv(reports / "curve.csv", state.history)
     write_json(reports / "metrics.json", summary)
     tracker.metrics({"best": best, "final": summary["final"]})

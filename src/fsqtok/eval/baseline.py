@@ -15,7 +15,7 @@ from fsqtok.eval.suite import reconstruction_report, speed_text, tokenizer_repor
 from fsqtok.store.files import read_texts, write_json
 from fsqtok.tokenizers.baselines import BPETokenizer, ByteTokenizer, WordTokenizer
 
-SECTIONS = ["seed", "chunking", "autoencoder", "fsq", "prune", "evaluate"]  # the params it reads
+PARAMS = ("seed", "chunking", "autoencoder", "fsq", "prune.vocab_size", "evaluate", "tracking")  # all it reads
 
 
 def run_baseline_eval(params: Params, split_dir: Path, baselines_dir: Path, metrics: Path, untrained: Path,

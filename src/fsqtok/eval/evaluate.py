@@ -21,7 +21,7 @@ from fsqtok.store.files import atomic_write_bytes, read_csv, read_json, read_tex
 from fsqtok.store.provenance import git_rev
 from fsqtok.tokenizers.loading import load_tokenizer, tokenizer_paths
 
-SECTIONS = ["seed", "chunking", "evaluate"]  # the params it reads
+PARAMS = ("seed", "chunking", "evaluate", "tracking")  # the params it reads; dvc.yaml lists the same
 
 
 def run_evaluate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir: Path, untrained: Path,
@@ -45,7 +45,7 @@ def run_evaluate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines
     before = read_json(untrained)
     metrics["headline"] = headline(metrics, before)
     plots = draw_plots(metrics, pretrain_dir / "curve.csv", out_dir) + [codebook_dir / "rank_frequency.png"]
-    run_meta = {"git_rev": git_rev(), "params_hash": params.digest(*SECTIONS)}
+    run_meta = {"git_rev": git_rev(), "params_hash": params.digest(*PARAMS)}
     autoencoder = autoencoder_section(read_json(pretrain_dir / "metrics.json"),
                                       read_json(codebook_dir / "metrics.json"))
     report = evaluation_report(metrics, before, plots, run_meta, autoencoder)

@@ -29,7 +29,7 @@ from fsqtok.text.split import take_bytes
 from fsqtok.tokenizers.base import BOS_ID, EOS_ID, Tokenizer
 from fsqtok.tokenizers.loading import load_tokenizer, tokenizer_paths
 
-SECTIONS = ["seed", "lm", "flow", "distributed"]  # the params it reads
+PARAMS = ("distributed", "seed", "lm", "flow", "tracking")  # the params it reads; dvc.yaml lists the same
 
 
 def ceiling(autoencoder: ByteAutoEncoder, windows: LatentWindows, mode: str, vocab: torch.Tensor) -> dict:

@@ -23,7 +23,7 @@ from fsqtok.text.split import take_bytes
 from fsqtok.tokenizers.base import BOS_ID, EOS_ID, Tokenizer
 from fsqtok.tokenizers.loading import load_tokenizer, tokenizer_paths
 
-SECTIONS = ["seed", "device", "precision", "lm", "distributed"]  # the params it reads
+PARAMS = ("distributed", "seed", "device", "precision", "lm", "tracking")  # all it reads; dvc.yaml the same
 
 
 def train_one(tokenizer: Tokenizer, train: list[str], val_rows, val_bytes: int, params: Params, seed: int,

@@ -235,8 +235,11 @@ def dvc_ancestor(pid: int | None = None) -> tuple[int, int] | None:
 
 
 @contextmanager
-def stage_run(stage: str, params: Params, sections: list[str]) -> Iterator[Tracker]:
-    """One MLflow run named after the stage, with its params sections, tags and final status."""
+def stage_run(stage: str, params: Params) -> Iterator[Tracker]:
+    """One MLflow run named after the stage, with the params it declares (`params.only(PARAMS)`),
+    tags and final status."""
+    if not params.declared:
+        raise ValueError(f"stage_run({stage!r}): pass params.only(PARAMS, ...), the keys the stage reads")
     if not params.tracking.enabled or os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 logs
         yield Tracker()
         return
@@ -244,7 +247,7 @@ def stage_run(stage: str, params: Params, sections: list[str]) -> Iterator[Track
     tags = {
         "stage": stage,
         "git_rev": git_rev(),
-        "params_hash": params.digest(*sections),
+        "params_hash": params.digest(*params.declared),
         "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
     }
     with store_errors(tracking_uri(params.tracking)):
@@ -254,10 +257,10 @@ def stage_run(stage: str, params: Params, sections: list[str]) -> Iterator[Track
             if ERROR_TAG in client.get_run(parent).data.tags:  # an earlier try's failure, now re-run
                 client.delete_tag(parent, ERROR_TAG)
         run_id = client.create_run(exp_id, run_name=stage, tags=tags).info.run_id
-        sections_params = {name: params.section(name) for name in sections}
-        log_params_once(client, run_id, sections_params)
+        declared = {key: params.section(key) for key in params.declared}
+        log_params_once(client, run_id, declared)
         if parent:  # the parent row carries every stage's params, so pipelines compare on it
-            log_params_once(client, parent, sections_params)
+            log_params_once(client, parent, declared)
     with finished(client, run_id, parent, stage):
         yield Tracker(client, run_id, parent, stage)
 

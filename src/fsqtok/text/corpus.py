@@ -204,6 +204,9 @@ def build_corpus(config: CorpusConfig) -> tuple[pd.DataFrame, CorpusStats]:
     return frame, stats
 
 
+PARAMS = ("corpus", "tracking")  # the params stage prepare_corpus reads; dvc.yaml lists the same
+
+
 def run_prepare_corpus(config: CorpusConfig, out: Path, metrics: Path, tracker) -> CorpusStats:
     """The prepare_corpus stage: every source -> documents.parquet at `out`, stats to `metrics`."""
     documents, stats = build_corpus(config)

@@ -74,6 +74,9 @@ def take_bytes(texts: list[str], max_bytes: int) -> tuple[list[str], int]:
     return taken, total
 
 
+PARAMS = ("split", "tracking")  # the params stage split reads; dvc.yaml lists the same
+
+
 def run_split(config: SplitConfig, documents: Path, out_dir: Path, metrics: Path, tracker) -> dict:
     """The split stage: documents.parquet -> {train,val,test}.parquet in `out_dir`, stats to `metrics`."""
     splits = split_documents(read_parquet(documents, ["doc_id", "source", "text", "n_bytes"]), config)

@@ -188,6 +188,9 @@ def occurrence_coverage(code_counts: dict, kept_codes: list[int]) -> float:
     return sum(v for c, v in code_counts.items() if c in kept) / max(1.0, sum(code_counts.values()))
 
 
+PARAMS = ("chunking", "prune", "tracking")  # the params stage prune reads; dvc.yaml lists the same
+
+
 def run_prune(params: Params, autoencoder: Path, split_dir: Path, out: Path, reports: Path, tracker) -> dict:
     """The prune stage: codebook use of the train chunks, the verified top-k vocabulary as a
     tokenizer bundle at `out`, codebook metrics and plots under `reports`."""
