@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from conftest import run
+from conftest import ROOT, run
 from fsqtok.tokenizers.baselines import BPETokenizer
 
 TEXTS = ["the earth and the heaven", "and the light was good"] * 3
@@ -46,6 +46,19 @@ def test_compare_writes_offline_html(tmp_path):
     run(["fsqtok", "compare", "a.json", "b.json", "--report", "out.html"], tmp_path)
     html = (tmp_path / "out.html").read_text()
     assert "<td>x.bpb</td>" in html and "-0.25" in html
+    (tmp_path / "c.json").write_text(json.dumps({"y": {"bpb": 1.0, "name": "bpe"}}))
+    unrelated = run(["fsqtok", "compare", "a.json", "c.json", "--report", "none.html"], tmp_path, check=False)
+    assert (unrelated.returncode, unrelated.stderr.strip()) == (2, "error: a.json and c.json share no metric: "
+                                                               "compare two files of one report, e.g. "
+                                                               "reports/evaluate/metrics.json of two runs")
+    assert not (tmp_path / "none.html").exists()
+
+
+def test_version():
+    from importlib import metadata
+
+    result = run(["fsqtok", "--version"], ROOT)
+    assert result.stdout == f"fsqtok {metadata.version('fsqtok')} (torch {metadata.version('torch')})\n"
 
 
 def test_profile_becomes_checked_dvc_overrides(tmp_path, monkeypatch):

@@ -22,6 +22,20 @@ TOKENIZER_OPTION = typer.Option(TOKENIZER_DIR, "--tokenizer", "-t",
 INPUT_ARGUMENT = typer.Argument(None, help="input file; '-' or nothing reads stdin")
 
 
+def show_version(value: bool) -> None:
+    if value:
+        from fsqtok.store.provenance import versions
+
+        typer.echo(f"fsqtok {versions()['fsqtok']} (torch {versions()['torch']})")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=show_version, is_eager=True,
+                                      help="print fsqtok's and torch's versions and exit")) -> None:
+    """Run the pipeline, use and inspect tokenizers."""
+
+
 def read_input(path: Path | None) -> bytes:
     if path is None or str(path) == "-":
         return sys.stdin.buffer.read()
@@ -226,9 +240,21 @@ def compare(
     from fsqtok.store.files import read_json
 
     with user_errors():
-        html = comparison_report(read_json(a), read_json(b), a.name, b.name)
+        first, second = read_json(a), read_json(b)
+        if not set(numeric_keys(first)) & set(numeric_keys(second)):
+            raise FsqtokError(f"{a} and {b} share no metric: compare two files of one report, e.g. "
+                              f"reports/evaluate/metrics.json of two runs")
+        html = comparison_report(first, second, a.name, b.name)
     report.write_text(html, encoding="utf-8")
     typer.echo(f"wrote {report}")
+
+
+def numeric_keys(metrics: dict) -> list[str]:
+    """Dotted names of the numbers in a metrics file.
+    Example: {"a": {"b": 1, "c": "x"}, "d": 2.5} -> ["a.b", "d"]"""
+    from fsqtok.store.tracking import flatten
+
+    return [k for k, v in flatten(metrics).items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
 
 
 @app.command()
