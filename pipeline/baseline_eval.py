@@ -8,8 +8,8 @@ import typer
 
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
-from fsqtok.eval.baseline import PARAMS, run_baseline_eval
 from fsqtok.runtime.device import set_threads
+from fsqtok.stages.baseline_eval import PARAMS, run_baseline_eval
 from fsqtok.store.tracking import stage_run
 
 

@@ -7,8 +7,8 @@ import typer
 
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
-from fsqtok.eval.evaluate import PARAMS, run_evaluate
 from fsqtok.runtime.device import set_threads
+from fsqtok.stages.evaluate import PARAMS, run_evaluate
 from fsqtok.store.tracking import stage_run
 
 

@@ -7,9 +7,9 @@ import typer
 
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
-from fsqtok.eval.flow import PARAMS, run_flow
 from fsqtok.runtime.device import set_threads
 from fsqtok.runtime.distributed import is_main_process, relaunch
+from fsqtok.stages.flow import PARAMS, run_flow
 from fsqtok.store.tracking import stage_run
 
 

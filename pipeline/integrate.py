@@ -7,9 +7,9 @@ import typer
 
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
-from fsqtok.eval.integrate import PARAMS, run_integrate
 from fsqtok.runtime.device import set_threads
 from fsqtok.runtime.distributed import is_main_process, relaunch
+from fsqtok.stages.integrate import PARAMS, run_integrate
 from fsqtok.store.tracking import stage_run
 
 

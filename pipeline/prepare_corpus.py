@@ -6,8 +6,8 @@ import typer
 
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
+from fsqtok.stages.prepare_corpus import PARAMS, run_prepare_corpus
 from fsqtok.store.tracking import stage_run
-from fsqtok.text.corpus import PARAMS, run_prepare_corpus
 
 
 def main(

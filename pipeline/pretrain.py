@@ -5,11 +5,11 @@ from pathlib import Path
 
 import typer
 
-from fsqtok.autoencoder.train import PARAMS, run_pretrain
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
 from fsqtok.runtime.device import set_threads
 from fsqtok.runtime.distributed import is_main_process, relaunch
+from fsqtok.stages.pretrain import PARAMS, run_pretrain
 from fsqtok.store.tracking import stage_run
 
 HEADLINE = ("byte_accuracy", "exact_match", "exact_match_distinct")  # of the best step, onto the parent run

@@ -8,8 +8,8 @@ import typer
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
 from fsqtok.runtime.device import set_threads
+from fsqtok.stages.prune import PARAMS, run_prune
 from fsqtok.store.tracking import stage_run
-from fsqtok.tokenizers.codebook import PARAMS, run_prune
 
 
 def main(

@@ -6,8 +6,8 @@ import typer
 
 from fsqtok.config import load_params
 from fsqtok.errors import user_errors
+from fsqtok.stages.split import PARAMS, run_split
 from fsqtok.store.tracking import stage_run
-from fsqtok.text.split import PARAMS, run_split
 
 
 def main(

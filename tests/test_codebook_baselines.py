@@ -6,6 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fsqtok.autoencoder.codebook import codebook_stats
 from fsqtok.autoencoder.data import chunk_tensor
 from fsqtok.autoencoder.infer import decode_indices, encode_chunks
 from fsqtok.autoencoder.metrics import reconstruction_loss
@@ -15,16 +16,10 @@ from fsqtok.errors import FsqtokError
 from fsqtok.store.bundle import BundleError, write_bundle
 from fsqtok.tokenizers.base import validate
 from fsqtok.tokenizers.baselines import BPETokenizer, ByteTokenizer, WordTokenizer
-from fsqtok.tokenizers.codebook import (
-    bytes_saved,
-    candidate_counts,
-    codebook_stats,
-    inner_pieces,
-    prune,
-    select_candidates,
-)
+from fsqtok.tokenizers.candidates import bytes_saved, candidate_counts, inner_pieces, select_candidates
 from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
 from fsqtok.tokenizers.loading import load_tokenizer
+from fsqtok.tokenizers.select import prune
 
 TEXTS = ["In the beginning God created the heaven and the earth.",
          "And the earth was without form, and void.", "Paris is the capital of France."] * 4
@@ -138,7 +133,7 @@ def test_baselines_lossless_on_any_bytes(bpe, data):
 
 
 def test_refine_swaps_unused_pieces():
-    from fsqtok.tokenizers.codebook import refine
+    from fsqtok.tokenizers.select import refine
 
     ranked = [(b"ab", 1), (b"zz", 2), (b"cd", 3)]
     assert refine(ranked, 2, b"abcd", rounds=1, drop=0.5, max_bytes=16) == [(b"ab", 1), (b"cd", 3)]

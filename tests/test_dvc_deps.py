@@ -1,5 +1,6 @@
 """Every stage's DVC deps cover every fsqtok file its script imports, transitively (module level
-and inside functions, package __init__ files included), so a library change re-runs it."""
+and inside functions, package __init__ files included), so a library change re-runs it, and no
+more; its params equal the PARAMS it reads through."""
 
 import ast
 import importlib.util
@@ -65,6 +66,15 @@ def missing_deps(stage: str, spec: dict) -> list[str]:
             if not any(file == dep or dep in file.parents for dep in deps)]
 
 
+def extra_deps(stage: str, spec: dict) -> list[str]:
+    """'<stage>: <dep> is a dep but nothing in it is imported' for each src/fsqtok dep that covers
+    no imported file (it would re-run the stage for code it never runs)."""
+    imported = imported_files(ROOT / spec["cmd"].split()[1])
+    return [f"{stage}: {dep} is a dep but nothing in it is imported" for dep in spec.get("deps", [])
+            if dep.startswith("src/fsqtok/") and Path(dep).suffix != ".json"
+            and not any(file == ROOT / dep or ROOT / dep in file.parents for file in imported)]
+
+
 def stages() -> dict:
     return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
@@ -72,6 +82,18 @@ def stages() -> dict:
 def test_every_stage_lists_what_it_imports():
     problems = [line for stage, spec in stages().items() for line in missing_deps(stage, spec)]
     assert problems == []
+
+
+def test_no_stage_lists_code_it_does_not_import():
+    problems = [line for stage, spec in stages().items() for line in extra_deps(stage, spec)]
+    assert problems == []
+
+
+def test_an_extra_dep_is_named():
+    spec = dict(stages()["split"])
+    spec["deps"] = [*spec["deps"], "src/fsqtok/lm", "src/fsqtok/stages/flow.py"]
+    assert extra_deps("split", spec) == ["split: src/fsqtok/lm is a dep but nothing in it is imported",
+                                         "split: src/fsqtok/stages/flow.py is a dep but nothing in it is imported"]
 
 
 def test_a_removed_dep_is_named():

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer as HFTokenizer
 
 from conftest import run
-from fsqtok.tokenizers.codebook import candidate_counts, select_candidates
+from fsqtok.tokenizers.candidates import candidate_counts, select_candidates
 from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
 from fsqtok.tokenizers.hf import export_hf, unicode_pattern
 

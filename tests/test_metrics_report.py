@@ -6,8 +6,8 @@ from fsqtok.eval.metrics import (
     summarize_cases,
     tokenization_metrics,
 )
-from fsqtok.eval.plots import coverage_curve
-from fsqtok.eval.reports import comparison_report, highlight_diff
+from fsqtok.report.html import comparison_report, highlight_diff
+from fsqtok.report.plots import coverage_curve
 from fsqtok.tokenizers.baselines import ByteTokenizer
 from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
 

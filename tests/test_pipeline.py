@@ -166,7 +166,7 @@ def check_offline_plots(repo):
 
 def check_reports(repo):
     """The HTML report is offline and shows the numbers of metrics.json; the LM table is complete."""
-    from fsqtok.eval.reports import number
+    from fsqtok.report.html import number
 
     evaluate = json.loads((repo / "reports/evaluate/metrics.json").read_text())
     html = (repo / "reports/evaluate/report.html").read_text()

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from conftest import run
 from fsqtok.autoencoder.data import ChunkStream
 from fsqtok.autoencoder.model import ByteAutoEncoder
-from fsqtok.autoencoder.train import run_pretrain
 from fsqtok.config import ConfigError, load_params, params_from_dict
 from fsqtok.errors import FsqtokError
+from fsqtok.stages.pretrain import run_pretrain
 from fsqtok.store.bundle import BundleError, verify_bundle, write_bundle
 from fsqtok.store.checkpoint import Checkpointer, load_checkpoint
 from fsqtok.store.tracking import Tracker

@@ -101,7 +101,7 @@ def exp(
     """Run the pipeline as a DVC experiment with a params profile applied (`dvc exp run -S ...`),
     then summarise it in reports/profiles/<name>/ (metrics.json, curve.csv, curve.png); with
     --queue, only queue it (a grid if a --set lists several values)."""
-    from fsqtok.eval.profile import write_profile_report
+    from fsqtok.report.profile import write_profile_report
 
     with user_errors():
         args = profile_overrides(profile) + [arg for value in overrides for arg in ("-S", value)]
@@ -236,7 +236,7 @@ def compare(
     report: Path = typer.Option(Path("compare.html"), "--report", help="HTML file to write"),
 ) -> None:
     """Every numeric metric of two metrics files side by side, as a self-contained HTML page."""
-    from fsqtok.eval.reports import comparison_report
+    from fsqtok.report.html import comparison_report
     from fsqtok.store.files import read_json
 
     with user_errors():

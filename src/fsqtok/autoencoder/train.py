@@ -21,28 +21,18 @@ from fsqtok.autoencoder.data import (
     PhasedStream,
     TrainStream,
     capped_rows,
-    chunk_tensor,
-    lexicon_tensor,
-    segment_tensor,
-    train_frequency,
 )
-from fsqtok.autoencoder.io import save_autoencoder
-from fsqtok.autoencoder.metrics import bucket_byte_shares, evaluate_chunks, reconstruction_loss
+from fsqtok.autoencoder.metrics import evaluate_chunks, reconstruction_loss
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import Params, PretrainConfig
 from fsqtok.errors import FsqtokError
-from fsqtok.runtime.device import resolve_device
-from fsqtok.runtime.distributed import World, init_world, shutdown, wrap
+from fsqtok.runtime.distributed import World, wrap
 from fsqtok.runtime.optim import adamw, optimizer_step, set_lr, warmup_cosine
 from fsqtok.runtime.precision import autocast
 from fsqtok.store.checkpoint import Checkpointer, load_checkpoint
-from fsqtok.store.files import read_texts, write_csv, write_json
 from fsqtok.store.provenance import run_key
 
 # The params sections the pretrain stage reads: logged to MLflow and hashed into the bundle's meta.
-# The params stage pretrain reads; dvc.yaml lists the same (corpus and split: the checkpoint key)
-PARAMS = ("distributed", "seed", "device", "precision", "corpus", "split", "chunking", "autoencoder", "fsq",
-          "pretrain", "tracking")
 
 
 @dataclass
@@ -204,47 +194,3 @@ class PretrainRun:
             state.best_exact, state.best_step = metrics["exact_match"], state.step
             state.best_model = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         self.on_eval(row)
-
-
-def run_pretrain(params: Params, split_dir: Path, out: Path, checkpoint_dir: Path, reports: Path, tracker,
-                 resume: Path | None = None, stop_after: int | None = None) -> dict | None:
-    """The pretrain stage: train (resuming from the latest checkpoint of the same config), then
-    write the best model's bundle to `out` and curve.csv + metrics.json to `reports`. Under
-    torchrun every process trains its share and rank 0 writes.
-    Returns the summary, or None when stopped early by `stop_after` and on ranks other than 0."""
-    max_bytes = params.chunking.max_chunk_bytes
-    data_files = [split_dir / "train.parquet", split_dir / "val.parquet"]
-    train, val = read_texts(data_files[0]), read_texts(data_files[1])
-    val_chunks = chunk_tensor(val, max_bytes, params.pretrain.eval_chunks, params.seed)
-    if len(val_chunks) == 0:
-        raise FsqtokError(f"pretrain: the val split ({data_files[1]}) has 0 chunks; raise split.val_fraction")
-    fingerprint = training_fingerprint(params, data_files)
-    world, device = init_world(resolve_device(params.device))
-    train_chunks = segment_tensor(train, params.pretrain, max_bytes, params.seed)
-    run = PretrainRun(
-        params=params,
-        train_chunks=train_chunks,
-        val_chunks=val_chunks,
-        val_train_counts=train_frequency(val_chunks, train, max_bytes),
-        lexicon_chunks=lexicon_tensor(params.pretrain, max_bytes, params.seed, len(train_chunks)),
-        checkpoints=Checkpointer(checkpoint_dir / fingerprint, params.pretrain.keep_checkpoints),
-        fingerprint=fingerprint,
-        device=device,
-        on_eval=lambda row: tracker.metrics(row, step=row["step"]),
-        world=world,
-    )
-    model, state = run.run(resume_from=resume, stop_after=stop_after)
-    shutdown(world)
-    if not world.is_main or state.step < params.pretrain.steps:
-        return None
-    best = next(row for row in state.history if row["step"] == state.best_step)
-    summary = {"steps": state.step, "best_step": state.best_step, "best": best, "final": state.history[-1],
-               "val_bytes": bucket_byte_shares(run.val_chunks, run.val_train_counts),
-               "params": sum(p.numel() for p in model.parameters())}
-    save_autoencoder(model, out, meta={"step": state.best_step, "metrics": best,
-                                       "params_hash": params.digest(*PARAMS)})
-    write_csv(reports / "curve.csv", state.history)
-    write_json(reports / "metrics.json", summary)
-    tracker.metrics({"best": best, "final": summary["final"]})
-    tracker.artifact(reports / "curve.csv")
-    return summary

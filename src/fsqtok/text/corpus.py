@@ -12,14 +12,13 @@ import importlib.util
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from fsqtok.config import CorpusConfig, SourceConfig
 from fsqtok.errors import FsqtokError
-from fsqtok.store.files import write_json, write_parquet
 
 
 class CorpusError(FsqtokError):
@@ -202,15 +201,3 @@ def build_corpus(config: CorpusConfig) -> tuple[pd.DataFrame, CorpusStats]:
         dup = frame.loc[duplicated, "doc_id"].iloc[0]
         raise CorpusError(f"doc_id {dup!r} appears twice; give each source distinct documents")
     return frame, stats
-
-
-PARAMS = ("corpus", "tracking")  # the params stage prepare_corpus reads; dvc.yaml lists the same
-
-
-def run_prepare_corpus(config: CorpusConfig, out: Path, metrics: Path, tracker) -> CorpusStats:
-    """The prepare_corpus stage: every source -> documents.parquet at `out`, stats to `metrics`."""
-    documents, stats = build_corpus(config)
-    write_parquet(out, documents)
-    write_json(metrics, asdict(stats))
-    tracker.metrics(asdict(stats))
-    return stats

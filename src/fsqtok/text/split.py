@@ -6,12 +6,10 @@ moves others. `take_bytes` picks the leading documents of a split within a byte 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fsqtok.config import SplitConfig
 from fsqtok.errors import FsqtokError
-from fsqtok.store.files import read_parquet, write_json, write_parquet
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,18 +70,3 @@ def take_bytes(texts: list[str], max_bytes: int) -> tuple[list[str], int]:
         taken.append(text)
         total += size
     return taken, total
-
-
-PARAMS = ("split", "tracking")  # the params stage split reads; dvc.yaml lists the same
-
-
-def run_split(config: SplitConfig, documents: Path, out_dir: Path, metrics: Path, tracker) -> dict:
-    """The split stage: documents.parquet -> {train,val,test}.parquet in `out_dir`, stats to `metrics`."""
-    splits = split_documents(read_parquet(documents, ["doc_id", "source", "text", "n_bytes"]), config)
-    check_splits(splits)
-    for name, part in splits.items():
-        write_parquet(out_dir / f"{name}.parquet", part)
-    stats = split_stats(splits)
-    write_json(metrics, stats)
-    tracker.metrics(stats)
-    return stats

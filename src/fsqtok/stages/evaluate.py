@@ -8,8 +8,6 @@ from pathlib import Path
 from fsqtok.autoencoder.data import chunk_tensor
 from fsqtok.autoencoder.metrics import BUCKET_ACCURACIES
 from fsqtok.config import Params
-from fsqtok.eval.plots import plot_bars, plot_lines
-from fsqtok.eval.reports import autoencoder_section, evaluation_report
 from fsqtok.eval.suite import (
     reconstruction_report,
     resident_memory_mb,
@@ -17,6 +15,8 @@ from fsqtok.eval.suite import (
     tokenizer_report,
     without_cases,
 )
+from fsqtok.report.html import autoencoder_section, evaluation_report
+from fsqtok.report.plots import plot_bars, plot_lines
 from fsqtok.store.files import atomic_write_bytes, read_csv, read_json, read_texts, write_json
 from fsqtok.store.provenance import git_rev
 from fsqtok.tokenizers.loading import load_tokenizer, tokenizer_paths

@@ -11,7 +11,7 @@ import html
 from pathlib import Path
 
 from fsqtok.autoencoder.metrics import FREQUENCY_BUCKETS, bucket_label
-from fsqtok.eval.plots import png_data_uri
+from fsqtok.report.plots import png_data_uri
 from fsqtok.store.tracking import flatten
 
 STYLE = """

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from fsqtok.autoencoder.metrics import BUCKET_ACCURACIES
-from fsqtok.eval.plots import plot_lines
+from fsqtok.report.plots import plot_lines
 from fsqtok.store.files import read_csv, read_json, write_json
 from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
 

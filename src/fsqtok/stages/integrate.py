@@ -9,13 +9,13 @@ from pathlib import Path
 import torch
 
 from fsqtok.config import LMConfig, Params
-from fsqtok.eval.plots import plot_lines
 from fsqtok.lm.data import encode_documents, pack
 from fsqtok.lm.embedding_init import init_from_codes
 from fsqtok.lm.io import save_lm
 from fsqtok.lm.model import Transformer, TransformerConfig
 from fsqtok.lm.sample import generate
 from fsqtok.lm.train import bits_per_byte, train_lm
+from fsqtok.report.plots import plot_lines
 from fsqtok.runtime.device import resolve_device
 from fsqtok.runtime.distributed import World, init_world, shutdown
 from fsqtok.store.files import read_texts, write_csv, write_json

@@ -13,13 +13,13 @@ from fsqtok.autoencoder.infer import decode_indices
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import Params
 from fsqtok.eval.judge import KneserNeyBytes, judge
-from fsqtok.eval.reports import flow_report
 from fsqtok.flow.data import LatentWindows, latent_windows
 from fsqtok.flow.io import save_flow
 from fsqtok.flow.sample import generate, snap
 from fsqtok.flow.train import FlowRun
 from fsqtok.lm.io import load_lm
 from fsqtok.lm.sample import generate as generate_tokens
+from fsqtok.report.html import flow_report
 from fsqtok.runtime.distributed import init_world, shutdown
 from fsqtok.store.bundle import WEIGHTS
 from fsqtok.store.checkpoint import Checkpointer
