@@ -137,16 +137,38 @@ class FSQConfig:
 
 
 @dataclass(frozen=True)
-class PretrainConfig:
-    steps: int = 3600  # optimizer steps
-    batch_size: int = 256  # chunks per step
-    lr: float = 2e-3  # peak AdamW learning rate
+class OptimConfig:
+    """What the one training loop and its AdamW read. The training sections (pretrain, lm, flow)
+    are this plus their own keys, and each states its defaults."""
+
+    steps: int  # optimizer steps
+    lr: float  # peak AdamW learning rate
+    weight_decay: float  # on weight matrices only
+    warmup_steps: int  # linear warmup, then cosine to min_lr_ratio * lr
+    min_lr_ratio: float
+    grad_clip: float  # max global grad norm (0 = off)
+    eval_every: int  # steps between val evaluations (and at the last step)
+
+    def __post_init__(self) -> None:
+        for key in ("steps", "eval_every"):
+            _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
+        _require(self.lr > 0, "lr", "> 0", self.lr)
+        for key in ("weight_decay", "grad_clip", "warmup_steps"):
+            _require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
+        _require(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", "in [0, 1]", self.min_lr_ratio)
+
+
+@dataclass(frozen=True)
+class PretrainConfig(OptimConfig):
+    steps: int = 3600
+    lr: float = 2e-3
     weight_decay: float = 0.01
-    warmup_steps: int = 100  # linear warmup, then cosine to min_lr_ratio * lr
+    warmup_steps: int = 100
     min_lr_ratio: float = 0.05
-    grad_clip: float = 1.0  # max global grad norm (0 = off)
+    grad_clip: float = 1.0
+    eval_every: int = 900
+    batch_size: int = 256  # chunks per step
     norm_freeze: float = 0.1  # share of steps after which the norm before FSQ uses running statistics
-    eval_every: int = 900  # steps between val evaluations
     eval_chunks: int = 20000  # val chunk occurrences per evaluation
     checkpoint_every: int = 1000  # steps between checkpoints
     keep_checkpoints: int = 3  # last K checkpoints kept (plus the best)
@@ -159,14 +181,12 @@ class PretrainConfig:
     repeat_cap_after: float = 0.15  # share of the steps drawn by plain occurrence first
 
     def __post_init__(self) -> None:
-        for key in ("steps", "batch_size", "eval_every", "checkpoint_every", "keep_checkpoints", "eval_chunks",
-                    "lexicon_words"):
+        super().__post_init__()
+        for key in ("batch_size", "checkpoint_every", "keep_checkpoints", "eval_chunks", "lexicon_words"):
             _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
-        _require(self.lr > 0, "lr", "> 0", self.lr)
-        for key in ("weight_decay", "grad_clip", "warmup_steps", "threads"):
-            _require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
+        _require(self.threads >= 0, "threads", ">= 0", self.threads)
         _require(self.repeat_cap >= 0, "repeat_cap", ">= 0 (0 = off)", self.repeat_cap)
-        for key in ("min_lr_ratio", "norm_freeze", "repeat_cap_after"):
+        for key in ("norm_freeze", "repeat_cap_after"):
             _require(0 <= getattr(self, key) <= 1, key, "in [0, 1]", getattr(self, key))
         for key in ("join_rate", "split_rate"):
             _require(0 <= getattr(self, key) <= 0.5, key, "in [0, 0.5]", getattr(self, key))
@@ -206,20 +226,20 @@ TokenizerName = Literal["fsqtok", "bpe", "word", "byte"]
 
 
 @dataclass(frozen=True)
-class LMConfig:
+class LMConfig(OptimConfig):
+    steps: int = 200
+    lr: float = 3e-3
+    weight_decay: float = 0.1
+    warmup_steps: int = 20
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    eval_every: int = 40  # each evaluation scores all max_val_bytes
     tokenizers: list[TokenizerName] = field(default_factory=lambda: ["fsqtok", "bpe", "byte"])
     n_layer: int = 2
     n_head: int = 4
     d_model: int = 128
     context_tokens: int = 128  # sequence length in tokens, the same for every tokenizer
     batch_size: int = 16  # sequences per step
-    steps: int = 200
-    lr: float = 3e-3  # peak AdamW learning rate
-    warmup_steps: int = 20  # linear warmup, then cosine to min_lr_ratio * lr
-    min_lr_ratio: float = 0.1
-    weight_decay: float = 0.1
-    grad_clip: float = 1.0  # max global grad norm (0 = off)
-    eval_every: int = 40  # steps between val BPB evaluations (and at the last step)
     max_val_bytes: int = 200000  # UTF-8 bytes of val documents every tokenizer is scored on
     init_from_codes: bool = True  # fsqtok embeddings start from the auto-encoder's code vectors
     seeds: int = 1  # LMs per tokenizer (seeds seed, seed+1, ...); val_bpb is their mean
@@ -230,40 +250,37 @@ class LMConfig:
     prompts: list[str] = field(default_factory=lambda: ["In the beginning", "The city of"])  # sampled per LM
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         _require(len(self.tokenizers) > 0, "tokenizers", "a non-empty list", self.tokenizers)
         _require(len(set(self.tokenizers)) == len(self.tokenizers), "tokenizers", "a list without repeats",
                  self.tokenizers)
-        for key in ("n_layer", "n_head", "d_model", "context_tokens", "batch_size", "steps",
-                    "max_val_bytes", "sample_tokens", "top_k", "seeds", "eval_every"):
+        for key in ("n_layer", "n_head", "d_model", "context_tokens", "batch_size", "max_val_bytes",
+                    "sample_tokens", "top_k", "seeds"):
             _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
         _require(self.d_model % self.n_head == 0, "d_model", f"divisible by n_head={self.n_head}", self.d_model)
-        _require(self.lr > 0, "lr", "> 0", self.lr)
-        _require(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", "in [0, 1]", self.min_lr_ratio)
-        for key in ("weight_decay", "grad_clip", "warmup_steps"):
-            _require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
         _require(self.temperature > 0, "temperature", "> 0", self.temperature)
         _require(0 < self.top_p <= 1, "top_p", "in (0, 1]", self.top_p)
 
 
 @dataclass(frozen=True)
-class FlowConfig:
+class FlowConfig(OptimConfig):
+    steps: int = 800
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    eval_every: int = 200
     seq_chunks: int = 64  # chunk latents per training window (a document is cut into windows)
     d_model: int = 128  # transformer width
     n_layer: int = 2
     n_head: int = 4
-    steps: int = 800  # optimizer steps
     batch_size: int = 32  # windows per step
-    lr: float = 1e-3  # peak AdamW learning rate
-    warmup_steps: int = 50  # linear warmup, then cosine to min_lr_ratio * lr
-    min_lr_ratio: float = 0.1
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0  # max global grad norm (0 = off)
     noise_std: float = 1.0  # sigma of the noise x0 ~ N(0, sigma^2) the flow starts from
     ce_weight: float = 0.1  # weight of the frozen decoder's byte cross-entropy next to the latent MSE
     ce_positions: int = 256  # latents per step whose bytes the decoder spells for that loss (its cost)
     max_train_bytes: int = 2_000_000  # UTF-8 bytes of train documents (every other one) turned into latents
     max_val_bytes: int = 200_000  # UTF-8 bytes of val documents for the val loss and the ceiling
-    eval_every: int = 200  # steps between val loss evaluations (and at the last step)
     checkpoint_every: int = 200  # steps between checkpoints
     keep_checkpoints: int = 2
     sample_steps: int = 50  # Euler steps from noise to latents
@@ -276,16 +293,14 @@ class FlowConfig:
     judge_bytes: int = 1_000_000  # UTF-8 bytes of train documents (the half not used for latents) it learns from
 
     def __post_init__(self) -> None:
-        for key in ("seq_chunks", "d_model", "n_layer", "n_head", "steps", "batch_size", "max_train_bytes",
-                    "eval_every", "checkpoint_every", "keep_checkpoints", "sample_steps", "sample_bytes",
+        super().__post_init__()
+        for key in ("seq_chunks", "d_model", "n_layer", "n_head", "batch_size", "max_train_bytes",
+                    "checkpoint_every", "keep_checkpoints", "sample_steps", "sample_bytes",
                     "samples", "judge_order", "judge_bytes", "ce_positions", "max_val_bytes"):
             _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
         _require(self.d_model % self.n_head == 0, "d_model", f"divisible by n_head={self.n_head}", self.d_model)
-        _require(self.lr > 0, "lr", "> 0", self.lr)
         _require(self.noise_std > 0, "noise_std", "> 0", self.noise_std)
-        _require(0 <= self.min_lr_ratio <= 1, "min_lr_ratio", "in [0, 1]", self.min_lr_ratio)
-        for key in ("weight_decay", "grad_clip", "warmup_steps", "ce_weight"):
-            _require(getattr(self, key) >= 0, key, ">= 0", getattr(self, key))
+        _require(self.ce_weight >= 0, "ce_weight", ">= 0", self.ce_weight)
         _require(len(self.step_counts) > 0 and all(s > 0 for s in self.step_counts), "step_counts",
                  "a non-empty list of positive integers", self.step_counts)
         _require(len(self.temperatures) > 0 and all(t > 0 for t in self.temperatures), "temperatures",

@@ -1,5 +1,5 @@
-"""Auto-encoder pre-training: seeded data order, warmup + cosine AdamW, evaluation, resume,
-and the pretrain stage's run (data in, bundle, curve and metrics out).
+"""Auto-encoder pre-training on the one training loop: the seeded data order, the loss, the
+evaluation that keeps the best weights, and checkpoints that resume exactly.
 
 Apart from the model: the loss is per-position cross-entropy over 257 classes (bytes + end),
 so the model learns both the bytes and where the chunk stops.
@@ -7,13 +7,11 @@ so the model learns both the bytes and where the chunk stops.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from fsqtok.autoencoder.data import (
     ChunkStream,
@@ -27,12 +25,11 @@ from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import Params, PretrainConfig
 from fsqtok.errors import FsqtokError
 from fsqtok.runtime.distributed import World, wrap
-from fsqtok.runtime.optim import adamw, optimizer_step, set_lr, warmup_cosine
+from fsqtok.runtime.optim import adamw, optimizer_step
 from fsqtok.runtime.precision import autocast
+from fsqtok.runtime.trainer import TrainLoop
 from fsqtok.store.checkpoint import Checkpointer, load_checkpoint
 from fsqtok.store.provenance import run_key
-
-# The params sections the pretrain stage reads: logged to MLflow and hashed into the bundle's meta.
 
 
 @dataclass
@@ -99,14 +96,18 @@ def make_optimizer(model, config: PretrainConfig) -> torch.optim.Optimizer:
     return adamw(model, config.lr, config.weight_decay, decay_embeddings=False)
 
 
-def train_step(model: ByteAutoEncoder, optimizer: torch.optim.Optimizer, batch: torch.Tensor,
-               precision: str, grad_clip: float, diverged: str = "pretrain: the loss became {loss}",
-               world: World = World()) -> float:
-    """One optimizer step on `batch` (B, T) padded byte ids (this rank's rows of the global
-    batch); returns the loss, averaged over the ranks."""
+def pretrain_loss(model: ByteAutoEncoder, batch: torch.Tensor, precision: str) -> torch.Tensor:
+    """The reconstruction loss of `batch` (B, T) padded byte ids, the decoder teacher-forced."""
     with autocast(batch.device, precision):
-        logits, _ = model(batch, teacher_forcing=True)
-    return optimizer_step(model, optimizer, reconstruction_loss(logits, batch), grad_clip, diverged, world)
+        logits, _ = model(batch, teacher_forcing=True)  # (B, T, 257)
+    return reconstruction_loss(logits, batch)
+
+
+def train_step(model: ByteAutoEncoder, optimizer: torch.optim.Optimizer, batch: torch.Tensor,
+               precision: str, grad_clip: float) -> float:
+    """One optimizer step on `batch`, outside the training loop (the benchmark times it)."""
+    return optimizer_step(model, optimizer, pretrain_loss(model, batch, precision), grad_clip,
+                          "pretrain: the loss became {loss}")
 
 
 @dataclass
@@ -161,36 +162,31 @@ class PretrainRun:
 
     def _loop(self, model, trained, optimizer, stream, state: TrainState, end: int) -> None:
         """`trained` is `model` as the world trains it (DDP over several processes)."""
-        config, main = self.params.pretrain, self.world.is_main
+        config = self.params.pretrain
         freeze_step = round(config.norm_freeze * config.steps)
-        bar = tqdm(total=end, initial=state.step, desc="pretrain", disable=not (self.progress and main), mininterval=2)
-        started, started_step = time.perf_counter(), state.step
-        while state.step < end:
-            set_lr(optimizer, config.lr * warmup_cosine(state.step, config.steps, config.warmup_steps,
-                                                        config.min_lr_ratio))
+
+        def loss(step: int) -> tuple[torch.Tensor, dict]:
             # After freeze_step the norm before FSQ uses its running statistics: a chunk's code then
             # no longer jitters with the batch it is in, so the decoder sees one code per chunk.
-            model.fsq_norm.train(state.step < freeze_step)
-            x = self.world.shard(stream.next_batch(config.batch_size)).to(self.device)
-            loss = train_step(trained, optimizer, x, self.params.precision, config.grad_clip,
-                              f"pretrain: the loss became {{loss}} at step {state.step + 1}; lower pretrain.lr "
-                              "(the checkpoints written so far are kept)", self.world)
-            state.step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
-            if main and (state.step % config.eval_every == 0 or state.step == config.steps):
-                rate = (state.step - started_step) / (time.perf_counter() - started)
-                self._evaluate(model, state, loss, rate)
-                bar.set_postfix(val_acc=f"{state.history[-1]['byte_accuracy']:.3f}")
-            if main and (state.step % config.checkpoint_every == 0 or state.step == config.steps):
-                self.checkpoints.save(make_checkpoint(model, optimizer, stream, state, self.fingerprint), state.step)
-        bar.close()
+            model.fsq_norm.train(step < freeze_step)
+            x = self.world.shard(stream.next_batch(config.batch_size)).to(self.device)  # (B / W, T)
+            return pretrain_loss(trained, x, self.params.precision), {}
 
-    def _evaluate(self, model, state: TrainState, train_loss: float, steps_per_s: float) -> None:
+        def save(step: int) -> None:
+            state.step = step
+            self.checkpoints.save(make_checkpoint(model, optimizer, stream, state, self.fingerprint), step)
+
+        loop = TrainLoop("pretrain", config, trained, optimizer, loss,
+                         "pretrain: the loss became {loss} at step {step}; lower pretrain.lr (the checkpoints "
+                         "written so far are kept)", evaluate=lambda row: self._evaluate(model, state, row),
+                         on_eval=self.on_eval, checkpoint_every=config.checkpoint_every, save=save,
+                         world=self.world, progress=self.progress)
+        state.step = loop.run(state.step, end, state.history)
+
+    def _evaluate(self, model, state: TrainState, row: dict) -> dict:
+        """Val metrics of the step in `row`; keeps the best weights (by exact match) in `state`."""
         metrics = evaluate_chunks(model, self.val_chunks, 4096, self.device, self.val_train_counts)
-        row = {"step": state.step, "train_loss": train_loss, **metrics, "steps_per_s": steps_per_s}
-        state.history.append(row)
         if metrics["exact_match"] > state.best_exact:
-            state.best_exact, state.best_step = metrics["exact_match"], state.step
+            state.best_exact, state.best_step = metrics["exact_match"], row["step"]
             state.best_model = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        self.on_eval(row)
+        return metrics

@@ -1,17 +1,15 @@
 """Flow-matching training of the latent generator: x0 ~ N(0, sigma^2), t ~ U[0, 1],
 x_t = (1 - t) x0 + t x1; the model predicts x1 from (x_t, t). Loss: MSE on the latents plus
 ce_weight x the cross-entropy of the frozen decoder's bytes spelled from the prediction.
-Warmup-cosine AdamW, checkpoints with exact resume, a progress bar and a curve."""
+Trained on the one training loop, with checkpoints that resume exactly."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 from torch.nn import functional as F
-from tqdm import tqdm
 
 from fsqtok.autoencoder.model import N_CLASSES, ByteAutoEncoder
 from fsqtok.config import FlowConfig
@@ -19,7 +17,8 @@ from fsqtok.flow.data import LatentWindows
 from fsqtok.flow.model import FlowModelConfig, FlowTransformer
 from fsqtok.runtime.device import evaluating
 from fsqtok.runtime.distributed import World, wrap
-from fsqtok.runtime.optim import adamw, optimizer_step, set_lr, warmup_cosine
+from fsqtok.runtime.optim import adamw
+from fsqtok.runtime.trainer import TrainLoop
 from fsqtok.store.checkpoint import Checkpointer
 
 VAL_WINDOWS = 256  # val windows the val loss is measured on (a fixed, seeded draw)
@@ -94,31 +93,23 @@ class FlowRun:
 
     def _loop(self, flow, trained, optimizer, generator: torch.Generator, state: FlowState, end: int) -> None:
         """`trained` is `flow` as the world trains it (DDP over several processes)."""
-        config, main = self.config, self.world.is_main
-        bar = tqdm(total=end, initial=state.step, desc="flow", disable=not (self.progress and main), mininterval=2)
-        started, started_step = time.perf_counter(), state.step
-        while state.step < end:
-            set_lr(optimizer, config.lr * warmup_cosine(state.step, config.steps, config.warmup_steps,
-                                                        config.min_lr_ratio))
+        config = self.config
+
+        def loss(step: int) -> tuple[torch.Tensor, dict]:
             batch = self.train.select(torch.randint(0, len(self.train), (config.batch_size,), generator=generator))
-            loss, parts = flow_loss(trained, self.autoencoder, batch, config, generator, self.world)
-            loss_value = optimizer_step(trained, optimizer, loss, config.grad_clip,
-                                        f"flow: the loss became {{loss}} at step {state.step + 1}; lower flow.lr",
-                                        self.world)
-            state.step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
-            if main and (state.step % config.eval_every == 0 or state.step == config.steps):
-                rate = (state.step - started_step) / (time.perf_counter() - started)
-                row = {"step": state.step, "train_loss": loss_value, **{f"train_{k}": v for k, v in parts.items()},
-                       **self.val_loss(flow), "steps_per_s": rate}
-                state.history.append(row)
-                self.on_eval(row)
-            if main and (state.step % config.checkpoint_every == 0 or state.step == config.steps):
-                self.checkpoints.save({"model": flow.state_dict(), "optimizer": optimizer.state_dict(),
-                                       "generator": generator.get_state(), "step": state.step,
-                                       "history": state.history, "key": self.key}, state.step)
-        bar.close()
+            return flow_loss(trained, self.autoencoder, batch, config, generator, self.world)
+
+        def save(step: int) -> None:
+            self.checkpoints.save({"model": flow.state_dict(), "optimizer": optimizer.state_dict(),
+                                   "generator": generator.get_state(), "step": step,
+                                   "history": state.history, "key": self.key}, step)
+
+        loop = TrainLoop("flow", config, trained, optimizer, loss,
+                         "flow: the loss became {loss} at step {step}; lower flow.lr",
+                         evaluate=lambda row: self.val_loss(flow), on_eval=self.on_eval,
+                         checkpoint_every=config.checkpoint_every, save=save, world=self.world,
+                         progress=self.progress)
+        state.step = loop.run(state.step, end, state.history)
 
     def val_loss(self, flow: FlowTransformer) -> dict:
         """The loss on a fixed draw of val windows, noise and times (the same at every evaluation)."""

@@ -7,20 +7,19 @@ bytes of those val documents): the same bytes for every tokenizer, so BPB compar
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 
 import torch
 from torch.nn import functional as F
-from tqdm import tqdm
 
 from fsqtok.config import LMConfig
 from fsqtok.lm.data import batch_inputs
 from fsqtok.lm.model import Transformer
 from fsqtok.runtime.device import evaluating
 from fsqtok.runtime.distributed import World, wrap
-from fsqtok.runtime.optim import adamw, optimizer_step, set_lr, warmup_cosine
+from fsqtok.runtime.optim import adamw
 from fsqtok.runtime.precision import autocast
+from fsqtok.runtime.trainer import TrainLoop
 
 
 def masked_nll(model: Transformer, rows: tuple[torch.Tensor, torch.Tensor], device,
@@ -55,17 +54,19 @@ def train_lm(model: Transformer, tokens: torch.Tensor, segments: torch.Tensor, c
     optimizer = adamw(model, config.lr, config.weight_decay, decay_embeddings=True)
     trained = wrap(model, world, device)
     generator = torch.Generator().manual_seed(seed)
-    curve, seen_tokens, started = [], 0, time.perf_counter()
-    for step in tqdm(range(config.steps), desc=f"lm {name}", mininterval=2, disable=not world.is_main):
-        set_lr(optimizer, config.lr * warmup_cosine(step, config.steps, config.warmup_steps, config.min_lr_ratio))
+    tokens_per_step = config.batch_size * config.context_tokens
+
+    def loss(step: int) -> tuple[torch.Tensor, dict]:
         pick = world.shard(torch.randint(0, len(tokens), (config.batch_size,), generator=generator))
         nll, count = masked_nll(trained, (tokens[pick], segments[pick]), device, precision)
-        loss = optimizer_step(trained, optimizer, nll * world.size / max(1, world.sum(count)), config.grad_clip,
-                              f"integrate: the {name} LM's loss became {{loss}} at step {step + 1}; lower lm.lr",
-                              world)
-        seen_tokens += config.batch_size * config.context_tokens
-        if world.is_main and ((step + 1) % config.eval_every == 0 or step + 1 == config.steps):
-            elapsed = time.perf_counter() - started
-            curve.append({"step": step + 1, "train_loss": loss, "tokens_seen": seen_tokens,
-                          "tokens_per_s": seen_tokens / elapsed, **evaluate(step + 1)})
+        return nll * world.size / max(1, world.sum(count)), {}
+
+    def measure(row: dict) -> dict:
+        return {"tokens_seen": row["step"] * tokens_per_step, "tokens_per_s": row["steps_per_s"] * tokens_per_step,
+                **evaluate(row["step"])}
+
+    curve: list[dict] = []
+    TrainLoop(f"lm {name}", config, trained, optimizer, loss,
+              f"integrate: the {name} LM's loss became {{loss}} at step {{step}}; lower lm.lr",
+              evaluate=measure, world=world).run(0, config.steps, curve)
     return curve
