@@ -6,8 +6,10 @@ import torch
 from conftest import run
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import params_from_dict
+from fsqtok.eval.suite import speed_text
 from fsqtok.tokenizers.baselines import BPETokenizer, WordTokenizer
 from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
+from fsqtok.tokenizers.loading import load_tokenizer
 
 TEXTS = ["In the beginning God created the heaven and the earth.", "Paris is the capital of France."] * 5
 
@@ -27,8 +29,15 @@ def test_bench_writes_a_well_formed_report(tmp_path):
          "--large-bytes", "3000000"], tmp_path)
     report = json.loads((tmp_path / "reports/bench/metrics.json").read_text())
     assert set(report["tokenizers"]) == {"fsqtok", "bpe", "word", "byte", "tiktoken"}
-    for row in report["tokenizers"].values():
-        assert row["encode_mb_s"] > 0 and row["decode_mb_s"] > 0 and row["batch_encode_mb_s"] > 0
+    text = speed_text(TEXTS, 2000)  # the text it timed: every tokenizer's own ids of it, counted
+    assert report["text_bytes"] == len(text.encode()) == sum(len(t) + 1 for t in TEXTS) - 1  # all, joined by \n
+    for name, path in [("fsqtok", "models/tokenizer"), ("bpe", "models/baselines/bpe"),
+                       ("word", "models/baselines/word"), ("byte", "byte")]:
+        tokenizer = load_tokenizer(tmp_path / path if path != "byte" else path)
+        assert report["tokenizers"][name]["tokens"] == len(tokenizer.encode(text)), name
+    assert report["tokenizers"]["byte"]["tokens"] == report["text_bytes"]
+    for row in report["tokenizers"].values():  # each ratio against tiktoken is of the same run's numbers
+        assert row["encode_mb_s_vs_tiktoken"] == row["encode_mb_s"] / report["tokenizers"]["tiktoken"]["encode_mb_s"]
     assert report["tokenizers"]["bpe"]["tokens"] == report["tokenizers"]["tiktoken"]["tokens"]
     assert 0 < report["tokenizers"]["fsqtok"]["resident_mb"] < 1000
     assert report["large_encode"]["bytes"] == 3_000_000

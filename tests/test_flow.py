@@ -1,6 +1,7 @@
 """The latent flow generator: adaLN-Zero identity start, training, the Euler sampler, resume,
 bundles, the CLI modes and the judge."""
 
+import os
 import random
 
 import pytest
@@ -64,6 +65,24 @@ def test_sampler_with_an_oracle_returns_x1_exactly(steps):
     assert torch.equal(out, x1)
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_sampler_integrates_the_flow_ode():
+    """With x1_hat = x / 2 + 1, dx/dt = (x1_hat - x) / (1 - t) has x(t) - 2 = (x0 - 2) sqrt(1 - t): every
+    path ends on 2, and the Euler error at the last step falls as steps^-1/2. A rule that moves by
+    (x1_hat - x) / steps instead stops at 2 + (x0 - 2) / sqrt(e), a max error of about 5 here."""
+    def error(steps: int) -> float:
+        out = euler_sample(lambda x, t: x / 2 + 1, (4, 8), steps, 3.0, torch.Generator().manual_seed(0))
+        return (out - 2).abs().max().item()
+
+    assert error(400) / error(100) == pytest.approx(0.5, rel=0.01)
+    assert error(400) < 0.25
+
+
 def test_snapping(autoencoder):
     fsq = autoencoder.fsq
     indices = torch.tensor([0, 17, 4_095_999])
@@ -103,6 +122,7 @@ def test_bundle_and_cli_modes(autoencoder, tmp_path):
     (tmp_path / "in.txt").write_text(text)
     common = ["--model", str(tmp_path / "flow")]
     run(["fsqtok", "flow", "encode", "in.txt", "--out", "lat.safetensors", *common], tmp_path)
+    assert (tmp_path / "lat.safetensors").stat().st_mode & 0o777 == 0o666 & ~current_umask()  # as any file it writes
     from_file = run(["fsqtok", "flow", "reconstruct", "lat.safetensors", *common], tmp_path, text=False).stdout
     from_text = run(["fsqtok", "flow", "reconstruct", "in.txt", *common], tmp_path, text=False).stdout
     assert from_file == from_text == tokenizer.reconstruct_bytes(text.encode())  # real latents: the ceiling

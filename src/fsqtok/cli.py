@@ -340,14 +340,15 @@ def text_latents(tokenizer, data: bytes):
 def flow_encode(path: Path | None = INPUT_ARGUMENT, out: Path = typer.Option(..., "--out", help="latents file"),
                 model: Path = FLOW_OPTION, tokenizer: Path | None = FLOW_TOKENIZER_OPTION) -> None:
     """Text -> the auto-encoder's chunk latents (8-dim code vectors) in a safetensors file."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     from fsqtok.flow.io import load_flow
+    from fsqtok.store.files import atomic_write_bytes
 
     with user_errors():
         _, _, tok = load_flow(model, tokenizer)
         _, indices = text_latents(tok, read_input(path))
-    save_file({"codes": tok.model.fsq.indices_to_codes(indices), "indices": indices}, str(out))
+    atomic_write_bytes(out, save({"codes": tok.model.fsq.indices_to_codes(indices), "indices": indices}))
     typer.echo(f"wrote {len(indices)} latents to {out}")
 
 

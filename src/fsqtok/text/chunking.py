@@ -11,13 +11,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-LETTERS = rb"[A-Za-z\x80-\xff]"
+# fsqtok's one pre-token pattern, from its byte classes (the BPE and word baselines keep their own)
+LETTERS = rb"[A-Za-z\x80-\xff]"  # ASCII letters and every byte of a multi-byte UTF-8 character
+DIGITS = rb"[0-9]"
+PUNCTUATION = rb"[^\sA-Za-z0-9\x80-\xff]"  # neither space, letter nor digit
 CONTRACTION_SUFFIX = rb"(?:s|t|re|ve|m|ll|d)(?!" + LETTERS + b")"
 PRETOKEN = re.compile(
     b"'" + CONTRACTION_SUFFIX  # English contractions
     + b"| ?" + LETTERS + b"+"  # a word with its leading space
-    + rb"| ?[0-9]+"  # a number
-    + rb"| ?[^\sA-Za-z0-9\x80-\xff]+"  # a punctuation run
+    + b"| ?" + DIGITS + b"+"  # a number
+    + b"| ?" + PUNCTUATION + b"+"  # a punctuation run
     + rb"|\s+(?!\S)"  # a whitespace run, leaving its last space to the next word
     + rb"|\s+"
 )
@@ -38,8 +41,8 @@ def pretoken_end(token: bytes) -> bytes:
     if re.fullmatch(LETTERS + b"+", core) or re.fullmatch(b"'" + CONTRACTION_SUFFIX, token):
         return b"(?!" + LETTERS + b")"
     if core.isdigit():
-        return rb"(?![0-9])"
-    punctuation_end = rb"(?![^\sA-Za-z0-9\x80-\xff])"
+        return b"(?!" + DIGITS + b")"
+    punctuation_end = b"(?!" + PUNCTUATION + b")"
     if token == b"'":  # "'" + "s" would be a contraction
         return punctuation_end + b"(?!" + CONTRACTION_SUFFIX + b")"
     return punctuation_end
