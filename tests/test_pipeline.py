@@ -8,7 +8,7 @@ from mlflow.tracking import MlflowClient
 
 from conftest import run
 
-STAGES = ["prepare_corpus", "split", "baseline_eval", "pretrain", "prune", "evaluate", "integrate", "flow"]
+STAGES = ["prepare_corpus", "split", "baseline_eval", "pretrain", "prune", "evaluate", "integrate", "flow", "report"]
 
 
 def ran_stages(output: str) -> list[str]:
@@ -32,6 +32,7 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
     corpus = json.loads((pipeline_repo / "reports/corpus/metrics.json").read_text())
     assert corpus["per_source"]["kjv"]["documents"] == 12
     check_reports(pipeline_repo)
+    check_headline(pipeline_repo)
     check_offline_plots(pipeline_repo)
 
     second = run(["dvc", "repro"], pipeline_repo, env)
@@ -105,7 +106,8 @@ def check_pipeline_rows(client, exp, parents):
     rows = {r.info.run_name: client.get_run(r.info.run_id) for r in parents}
     for row in rows.values():
         assert {"pretrain.byte_accuracy", "prune.verified_codes", "evaluate.fsqtok_vs_bpe_compression",
-                "integrate.fsqtok_vs_bpe_bpb_ratio", "flow.flow_judge_bpb"} <= set(row.data.metrics)
+                "integrate.fsqtok_vs_bpe_bpb_ratio", "flow.flow_judge_bpb", "ae/byte_acc", "lm/bpb_vs_bpe",
+                "tok/vs_bpe"} <= set(row.data.metrics)
         assert row.data.params["pretrain.steps"] == "6"
         assert row.data.params["lm.tokenizers"] == "['fsqtok', 'bpe', 'byte']"
     assert (rows["repro"].data.params["split.seed"], rows["exp:seed1"].data.params["split.seed"]) == ("0", "1")
@@ -134,7 +136,7 @@ def check_flow(repo, env):
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "experiment outputs"], repo)
     noise = run(["dvc", "exp", "run", "-S", "flow.noise_std=0.1", "--name", "noise"], repo, env)
-    assert ran_stages(noise.stdout) == ["flow"]
+    assert ran_stages(noise.stdout) == ["flow", "report"]
 
 
 def test_bad_params_fail_with_one_line(pipeline_repo):
@@ -149,6 +151,26 @@ def test_missing_input_names_the_file(pipeline_repo):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: data/corpus/documents.parquet: missing; run the stage that writes it (dvc repro)")
+
+
+def check_headline(repo):
+    """The report stage's short names hold the stages' own numbers, and `dvc metrics show` prints
+    only them, in lines that fit a terminal."""
+    headline = json.loads((repo / "reports/headline.json").read_text())
+    pretrain = json.loads((repo / "reports/pretrain/metrics.json").read_text())
+    evaluate = json.loads((repo / "reports/evaluate/metrics.json").read_text())
+    integrate = json.loads((repo / "reports/integrate/metrics.json").read_text())
+    codebook = json.loads((repo / "reports/codebook/metrics.json").read_text())
+    assert headline["ae/byte_acc"] == pretrain["best"]["byte_accuracy"]
+    assert headline["tok/verified"] == codebook["verified_codes"]
+    assert headline["tok/vs_bpe"] == pytest.approx(evaluate["headline"]["fsqtok_vs_bpe_compression"])
+    assert headline["lm/bpb_vs_bpe"] == pytest.approx(integrate["fsqtok_vs_bpe_bpb_ratio"])
+    fsqtok_val = evaluate["tokenizers"]["val"]["fsqtok"]
+    assert headline["tok/fallback"] == pytest.approx(1 - fsqtok_val["learned_byte_share"])
+    assert len(headline) == 8
+    shown = run(["dvc", "metrics", "show"], repo, {"COLUMNS": "160"}).stdout
+    assert "reports/headline.json" in shown and "metrics.json" not in shown
+    assert max(len(line) for line in shown.splitlines()) <= 160
 
 
 def check_offline_plots(repo):

@@ -66,6 +66,13 @@ class Tracker:
         if self.client is not None and self.parent_id:
             log_metrics(self.client, self.parent_id, {self.stage: values})
 
+    def headline(self, values: dict) -> None:
+        """A run's headline numbers under their own short names, on this run and on the parent
+        row, where the run table compares whole pipelines by them."""
+        if self.client is not None:
+            for run_id in filter(None, (self.run_id, self.parent_id)):
+                log_metrics(self.client, run_id, values)
+
     def splits(self, split_dir: Path, names: list[str]) -> None:
         """The split files this stage reads as MLflow dataset inputs (name, the file's DVC hash,
         its MD5, as digest, and its path as source)."""
