@@ -43,6 +43,8 @@ def test_bench_writes_a_well_formed_report(tmp_path):
     assert report["large_encode"]["bytes"] == 3_000_000
     assert report["tokenizers"]["fsqtok"]["resident_mb"] < report["large_encode"]["fsqtok_peak_mb"] < 1000
     assert report["autoencoder"]["train_steps_per_s"] > 0 and report["autoencoder"]["train_batch_size"] == 32
+    assert "stale table" in (tmp_path / "README.md").read_text()  # the bench writes its report, not the README
+    run(["fsqtok", "readme"], tmp_path)  # the README's table comes from the report, by one command
     readme = (tmp_path / "README.md").read_text()
     assert "nan" not in readme and "| tiktoken |" in readme
     fsqtok = report["tokenizers"]["fsqtok"]

@@ -291,7 +291,6 @@ def generate(
 def bench(
     split: Path = typer.Option(Path("data/split/val.parquet"), help="text to time (a parquet with a text column)"),
     out: Path = typer.Option(Path("reports/bench/metrics.json")),
-    readme: Path | None = typer.Option(Path("README.md"), help="README whose bench table is updated"),
     max_bytes: int = typer.Option(500_000, help="bytes of text timed"),
     repeats: int = typer.Option(15, help="timings are medians over this many runs"),
     tokenizer: Path = typer.Option(TOKENIZER_DIR, "--tokenizer", "-t", help="fsqtok tokenizer bundle"),
@@ -301,7 +300,7 @@ def bench(
     """Speed and memory of fsqtok vs HF BPE, tiktoken (same ranks), word and byte; the auto-encoder
     trains with params.yaml's pretrain settings."""
     from fsqtok.config import load_params
-    from fsqtok.eval.bench import markdown_table, run_bench, update_readme
+    from fsqtok.eval.bench import markdown_table, run_bench
     from fsqtok.eval.suite import speed_text
     from fsqtok.store.files import read_texts, write_json
     from fsqtok.tokenizers.loading import tokenizer_paths
@@ -311,13 +310,21 @@ def bench(
         text = speed_text(read_texts(split), max_bytes)
         report = run_bench(tokenizer_paths(tokenizer, baselines), text, repeats, params, large_bytes)
     write_json(out, report)
-    table = markdown_table(report)
-    if readme is not None and readme.exists():
-        update_readme(readme, table, f"Measured by `make bench` on {len(text.encode()) / 1e3:.0f} kB of val text, "
-                                     f"medians of {repeats} runs, one thread; batch encode uses all "
-                                     f"{report['threads']} cores where the tokenizer can (HF and tiktoken run "
-                                     "Rust threads; the Python tokenizers hold the GIL):")
-    typer.echo(table)
+    typer.echo(markdown_table(report))
+    typer.echo(f"wrote {out}; `fsqtok readme` puts the table into README.md")
+
+
+@app.command()
+def readme(
+    path: Path = typer.Option(Path("README.md"), "--readme", help="README whose generated tables are rewritten"),
+    reports: Path = typer.Option(Path("reports"), help="the pipeline's reports folder"),
+) -> None:
+    """Rewrite the README's result tables (between their <!-- name:start/end --> markers) from reports/."""
+    from fsqtok.report.readme import update_readme
+
+    with user_errors():
+        changed = update_readme(path, reports)
+    typer.echo(f"{path}: tables {'rewritten' if changed else 'already match reports/'}")
 
 
 flow_app = typer.Typer(no_args_is_help=True, help="The latent flow generator: encode, reconstruct, generate.")

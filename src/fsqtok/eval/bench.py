@@ -192,13 +192,3 @@ def markdown_table(report: dict) -> str:
                     f"training steps/s (batch {ae['train_batch_size']}), "
                     f"encoder {ae['encoder_chunks_per_s']:,.0f} chunks/s.")
     return "\n".join(rows)
-
-
-def update_readme(readme: Path, table: str, header: str) -> None:
-    """Replace the text between the bench markers in the README."""
-    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
-    text = readme.read_text(encoding="utf-8")
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        after = rest.split(end, 1)[1]
-        readme.write_text(f"{before}{start}\n{header}\n\n{table}\n{end}{after}", encoding="utf-8")
