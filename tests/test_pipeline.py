@@ -180,10 +180,12 @@ def check_offline_plots(repo):
     run(["dvc", "plots", "show", "--out", "plots_page"], repo)
     page = (repo / "plots_page/index.html").read_text()
     assert re.findall(r"<script[^>]*src=", page) == [] and "vegaEmbed(" in page and "<script>" in page
-    images = re.findall(r'<img src="static/(\w+)\.png">', page)  # the PNG figures, as image plots
-    assert sorted(images) == [f"workspace_reports_{name}" for name in (
-        "codebook_coverage", "codebook_rank_frequency", "evaluate_bytes_per_token", "evaluate_training_curve",
-        "integrate_bpb")]
+    images = re.findall(r'<img src="static/(\w+)\.png">', page)  # the one PNG figure with no CSV twin
+    assert images == ["workspace_reports_evaluate_bytes_per_token"]
+    plots = re.findall(r'"title": \{\s*"text": "([^"]+)"', page)  # one vega plot per question, none twice
+    assert sorted(plots) == ["codebook_coverage", "codebook_rank_frequency", "flow_loss", "lm_val_bpb_by_tokenizer",
+                             "pretrain_loss", "pretrain_val_accuracy"]
+    assert page.count('"type": "log"') == 3  # rank-frequency on log-log axes, coverage on a log x axis
 
 
 def check_reports(repo):

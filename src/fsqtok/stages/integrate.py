@@ -70,8 +70,8 @@ def samples(model: Transformer, tokenizer: Tokenizer, config: LMConfig, seed: in
 def run_integrate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir: Path, models: Path,
                   reports: Path, tracker) -> dict:
     """Trains lm.seeds LMs per tokenizer; saves the first seed's LM to models/<tokenizer>/ and
-    writes metrics.json, bpb.csv, bpb.png and samples.json under `reports` (rank 0 under torchrun;
-    the other ranks train and return {})."""
+    writes metrics.json, bpb.csv (long), bpb_by_tokenizer.csv (wide), bpb.png and samples.json
+    under `reports` (rank 0 under torchrun; the other ranks train and return {})."""
     config, paths = params.lm, tokenizer_paths(tokenizer_dir, baselines_dir)
     world, device = init_world(resolve_device(params.device))
     train = read_texts(split_dir / "train.parquet")
@@ -112,6 +112,7 @@ def write_report(reports: Path, table: dict, curve_rows: list[dict], sampled: di
     wide = {}  # step -> {step, <tokenizer>: bpb, ...}
     for row in curve_rows:
         wide.setdefault(row["step"], {"step": row["step"]})[row["tokenizer"]] = row["bpb"]
+    write_csv(reports / "bpb_by_tokenizer.csv", list(wide.values()))  # one column, so one plotted line, each
     plot_lines(list(wide.values()), "step", list(names), reports / "bpb.png", "Val bits-per-byte")
     write_json(reports / "metrics.json", table)
     write_json(reports / "samples.json", sampled)
