@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5000
 
-.PHONY: install repro repro-seed repro-long test ui bench lint docs
+.PHONY: install repro repro-seed repro-long test ui ui-check bench lint docs
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,12 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 ui: $(STAMP)
-	@echo "MLflow UI: http://127.0.0.1:$(PORT)/#/experiments?workflowType=machine_learning (training runs; parent rows compare whole pipelines)"
+	@echo "MLflow UI, the runs table with the headline columns: $$($(BIN)/fsqtok ui-url --port $(PORT) 2>/dev/null || echo "http://127.0.0.1:$(PORT) (run make repro first)")"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(PORT)
+
+ui-check: $(STAMP)  # by hand, after make repro: a real mlflow ui in Chromium (apt-get install chromium)
+	$(BIN)/pip install --quiet -e '.[ui]'
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tests/ui_check.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src pipeline tests

@@ -75,7 +75,7 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
     assert lm_runs == {"repro": ["integrate/bpe", "integrate/byte", "integrate/fsqtok"],
                        "exp:seed1": [f"integrate/{t}/seed{s}" for t in ("bpe", "byte", "fsqtok") for s in (0, 1)]}
     assert len(by_id) == len(STAGES) * 2 + 1 + 3 + 6  # stages twice, one parent, LM child runs
-    check_pipeline_rows(client, exp, parents)
+    check_pipeline_rows(client, exp, parents, pipeline_repo, env)
     check_flow(pipeline_repo, env)
     noise = client.search_runs([exp.experiment_id], filter_string="tags.`fsqtok.pipeline` = 'exp:noise'")[0]
     assert "flow.flow_judge_bpb" in noise.data.metrics and noise.data.params["flow.noise_std"] == "0.1"
@@ -99,7 +99,7 @@ def check_profile_report(repo, name):
     assert (out / "curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def check_pipeline_rows(client, exp, parents):
+def check_pipeline_rows(client, exp, parents, repo, env):
     """Parent runs compare whole pipelines: headline metrics and params on the parent row, the
     splits as dataset inputs of the stages, and the experiment opens on its training runs."""
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
@@ -111,6 +111,13 @@ def check_pipeline_rows(client, exp, parents):
         assert row.data.params["pretrain.steps"] == "6"
         assert row.data.params["lm.tokenizers"] == "['fsqtok', 'bpe', 'byte']"
     assert (rows["repro"].data.params["split.seed"], rows["exp:seed1"].data.params["split.seed"]) == ("0", "1")
+    from fsqtok.report.mlflow_view import SHARED_VIEW_TAG, view_state  # the UI opens on the headline columns
+
+    headline = list(json.loads((repo / "reports/headline.json").read_text()))
+    assert client.get_experiment(exp.experiment_id).tags[SHARED_VIEW_TAG + "headline"] == view_state(headline)
+    link = run(["fsqtok", "ui-url", "--port", "5001"], repo, env).stdout.strip()
+    assert link == (f"http://127.0.0.1:5001/#/experiments/{exp.experiment_id}/runs"
+                    "?workflowType=machine_learning&viewStateShareKey=headline")
     digests = []
     for parent in rows.values():
         [pretrain] = client.search_runs([exp.experiment_id], filter_string=f"tags.mlflow.parentRunId = "

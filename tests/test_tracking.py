@@ -100,3 +100,18 @@ def test_stages_end_their_parent_finished_or_failed(tmp_path, monkeypatch):
         pass
     assert parent().info.status == "FINISHED" and ERROR_TAG not in parent().data.tags
     assert stage("pretrain").data.tags["mlflow.parentRunId"] == parent().info.run_id
+
+
+def test_headline_view_is_the_uis_shared_view_format():
+    """What the MLflow UI reads back from a shared view: "deflate;" + base64 of zlib'd JSON state."""
+    import base64
+    import json
+    import zlib
+
+    from fsqtok.report.mlflow_view import view_state
+
+    value = view_state(["ae/byte_acc", "lm/bpb_vs_bpe"])
+    assert value.startswith("deflate;")
+    state = json.loads(zlib.decompress(base64.b64decode(value.removeprefix("deflate;"))))
+    assert state["selectedColumns"] == ["metrics.`ae/byte_acc`", "metrics.`lm/bpb_vs_bpe`"]
+    assert state["lifecycleFilter"] == "Active" and state["runsHiddenMode"] == "FIRST_10_RUNS"

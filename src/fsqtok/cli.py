@@ -314,6 +314,19 @@ def bench(
     typer.echo(f"wrote {out}; `fsqtok readme` puts the table into README.md")
 
 
+@app.command("ui-url")
+def ui_url(port: int = typer.Option(5000, help="the port `mlflow ui` listens on")) -> None:
+    """The link that opens the experiment's runs table with the headline columns in `mlflow ui`."""
+    from fsqtok.config import load_params
+    from fsqtok.report.mlflow_view import ui_url as link
+    from fsqtok.store.tracking import open_store
+
+    with user_errors():
+        params = load_params()
+        client, _, _ = open_store(params.tracking, find_parent=False)
+        typer.echo(link(client, params.tracking.experiment, port))
+
+
 @app.command()
 def readme(
     path: Path = typer.Option(Path("README.md"), "--readme", help="README whose generated tables are rewritten"),

@@ -1,12 +1,13 @@
 """Stage report: the headline numbers of a run, under short names, in one small file
-(reports/headline.json: what `dvc metrics show` and `dvc exp show` print) and on the pipeline's
-parent run in MLflow. Every number comes from a stage's own metrics file; the full files stay
-where their stages write them."""
+(reports/headline.json: what `dvc metrics show` and `dvc exp show` print), on the pipeline's
+parent run in MLflow and as the columns of the experiment's shared runs-table view. Every number
+comes from a stage's own metrics file; the full files stay where their stages write them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from fsqtok.report.mlflow_view import publish_headline_view
 from fsqtok.store.files import read_json, write_json
 
 PARAMS = ("tracking",)  # the params stage report reads; dvc.yaml lists the same
@@ -46,4 +47,5 @@ def run_report(reports: Path, tracker) -> dict[str, float]:
     numbers = headline({stage: read_json(reports / path) for stage, path in SOURCES.items()})
     write_json(reports / "headline.json", numbers)
     tracker.headline(numbers)
+    publish_headline_view(tracker, list(numbers))  # mlflow ui opens on them: `fsqtok ui-url`
     return numbers
