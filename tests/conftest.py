@@ -49,11 +49,15 @@ def tiny_params() -> dict:
     return dataclasses.asdict(params_from_dict(copy.deepcopy(TINY_PARAMS)))
 
 
+def tool_env(env: dict | None = None) -> dict:
+    """The environment with the test interpreter's bin folder (fsqtok, dvc) first on PATH."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **(env or {})}
+
+
 def run(cmd: list[str], cwd: Path, env: dict | None = None, check: bool = True,
         text: bool = True) -> subprocess.CompletedProcess:
     """Run a command with the test interpreter's bin folder first on PATH."""
-    full_env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **(env or {})}
-    result = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=text)
+    result = subprocess.run(cmd, cwd=cwd, env=tool_env(env), capture_output=True, text=text)
     if check and result.returncode != 0:
         raise AssertionError(f"{cmd} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result

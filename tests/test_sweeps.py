@@ -1,17 +1,14 @@
 """Sweeps as the README runs them: plain `dvc repro`, a queued grid run by two parallel workers
 on a store that does not exist yet, and a failing experiment; every MLflow parent ends."""
 
-import os
 import re
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import yaml
 from mlflow.tracking import MlflowClient
 
-from conftest import run
+from conftest import run, tool_env
 from fsqtok.store.tracking import ERROR_TAG, PIPELINE_TAG
 
 
@@ -28,9 +25,8 @@ def parents(uri: str) -> dict:
 def start_workers(repo, env, log) -> None:
     """`dvc queue start -j 2`, its output to a file: the workers it leaves behind must not hold
     a pipe of this test open."""
-    full_env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **env}
     with open(log, "w") as out:
-        code = subprocess.run(["dvc", "queue", "start", "-j", "2"], cwd=repo, env=full_env, stdout=out,
+        code = subprocess.run(["dvc", "queue", "start", "-j", "2"], cwd=repo, env=tool_env(env), stdout=out,
                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=120).returncode
     assert code == 0, log.read_text()
 

@@ -26,7 +26,8 @@ def show_version(value: bool) -> None:
     if value:
         from fsqtok.store.provenance import versions
 
-        typer.echo(f"fsqtok {versions()['fsqtok']} (torch {versions()['torch']})")
+        installed = versions()
+        typer.echo(f"fsqtok {installed['fsqtok']} (torch {installed['torch']})")
         raise typer.Exit()
 
 
