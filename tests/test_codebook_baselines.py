@@ -56,7 +56,7 @@ def small_model():
 def test_pruned_pieces_are_verified_fixed_points(small_model):
     chunks, joins = candidate_counts(TEXTS, 16)
     candidates = select_candidates(chunks, joins, 500, min_count=1)
-    vocab = prune(small_model, candidates, 50, 256)
+    vocab = prune(small_model, candidates, 50, 256, " ".join(TEXTS).encode(), pool_size=500, keep=0.75)
     assert 10 <= len(vocab.pieces) == len(vocab.codes) <= 50
     assert len(set(vocab.pieces)) == len(vocab.pieces) and all(len(p) > 1 for p in vocab.pieces)
     assert encode_chunks(small_model, vocab.pieces).tolist() == vocab.codes
@@ -68,7 +68,7 @@ def test_pruned_pieces_are_verified_fixed_points(small_model):
 
 def test_table_ids_equal_neural_ids_where_reconstruction_is_exact(small_model, tmp_path):
     chunks, joins = candidate_counts(TEXTS, 16)
-    vocab = prune(small_model, select_candidates(chunks, joins, 500, min_count=1), 100, 256)
+    vocab = prune(small_model, select_candidates(chunks, joins, 500, min_count=1), 100, 256, b"", 500, 0.75)
     tok = AutoEncoderTokenizer(vocab.pieces, vocab.codes, 16, model=small_model)
     exact = [c for c in set(chunks) | set(vocab.pieces) if tok.reconstruct_bytes(c) == c]
     checked = 0
@@ -132,13 +132,106 @@ def test_baselines_lossless_on_any_bytes(bpe, data):
         assert tok.decode_bytes(tok.encode_bytes(data)) == data
 
 
-def test_refine_swaps_unused_pieces():
-    from fsqtok.tokenizers.select import refine
+def test_tokens_without_a_piece_is_its_greedy_spelling_by_the_others():
+    from fsqtok.tokenizers.select import tokens_without
 
-    ranked = [(b"ab", 1), (b"zz", 2), (b"cd", 3)]
-    assert refine(ranked, 2, b"abcd", rounds=1, drop=0.5, max_bytes=16) == [(b"ab", 1), (b"cd", 3)]
-    assert refine(ranked, 2, b"abcd", rounds=0, drop=0.5, max_bytes=16) == ranked[:2]
-    assert refine(ranked, 3, b"abcd", rounds=2, drop=0.5, max_bytes=16) == ranked  # nothing left to swap in
+    table = {b"abcd": 259, b"ab": 260, b"cd": 261, b"bcd": 262}
+    assert tokens_without(b"abcd", table) == 2  # b"ab" + b"cd", never b"abcd" itself
+    assert tokens_without(b"bcd", table) == 2  # b"b" + b"cd"
+    assert tokens_without(b"xyz", table) == 3
+
+
+def test_shrink_keeps_the_pieces_whose_removal_costs_most():
+    from fsqtok.tokenizers.select import shrink
+
+    assert shrink([b"ab", b"abc", b"zz"], 1, b"abcabc", max_bytes=16, keep=0.5) == [b"abc"]
+    # b" the": 3 uses x 1 more token without it (b" th" + b"e"); b" cat": 1 use x 2 more
+    # (b" " + b"c" + b"at"); b" th" and b"at" are never used while b" the" and b" cat" exist
+    sample = b" the the the cat"
+    assert shrink([b" th", b" the", b" cat", b"at"], 2, sample, max_bytes=16, keep=0.5) == [b" the", b" cat"]
+    assert shrink([b" th", b" the"], 5, sample, max_bytes=16, keep=0.5) == [b" th", b" the"]  # already small
+
+
+def naive_merges(documents, id_bytes, n_merges, max_bytes, max_pretokens):
+    """Reference stage 2: recount every pair each round, merge the most frequent (ties: smaller
+    pair), rewrite each document left to right. Returns (merges, documents after them)."""
+    from fsqtok.text.chunking import pretokenize
+
+    documents, id_bytes, merges = [list(d) for d in documents], list(id_bytes), []
+    for _ in range(n_merges):
+        counts = Counter((a, b) for d in documents for a, b in zip(d, d[1:], strict=False)
+                         if len(id_bytes[a] + id_bytes[b]) <= max_bytes
+                         and len(pretokenize(id_bytes[a] + id_bytes[b])) <= max_pretokens)
+        if not counts:
+            break
+        best = min(counts, key=lambda pair: (-counts[pair], pair))
+        merges.append(best)
+        id_bytes.append(id_bytes[best[0]] + id_bytes[best[1]])
+        for d in documents:
+            out, i = [], 0
+            while i < len(d):
+                if tuple(d[i : i + 2]) == best:
+                    out.append(len(id_bytes) - 1)
+                    i += 2
+                else:
+                    out.append(d[i])
+                    i += 1
+            d[:] = out
+    return merges, documents
+
+
+def test_multiword_merges_match_a_naive_recount():
+    import random
+
+    from fsqtok.tokenizers.base import id_table
+    from fsqtok.tokenizers.multiword import apply_merges, learn_merges
+
+    rng, words = random.Random(0), [b" the", b" of", b"a", b"b", b" c", b"aa", b".", b"\n"]
+    for _ in range(100):
+        texts = [b"".join(rng.choice(words) for _ in range(rng.randrange(1, 30))) for _ in range(rng.randrange(1, 4))]
+        documents = [[3 + b for b in text] for text in texts]
+        merges = learn_merges(documents, id_table([]), 15, 8, 2)
+        expected, merged = naive_merges(documents, id_table([]), 15, 8, 2)
+        assert merges == expected
+        rank = {pair: r for r, pair in enumerate(merges)}
+        assert [apply_merges(d, rank, 259) for d in documents] == merged
+    assert learn_merges([[3 + b for b in b" of the of the"]], id_table([]), 99, 16, 1)[:1] == [(35, 114)]  # " o"
+    table = id_table([])
+    for a, b in learn_merges([[3 + b for b in b" of the of the"]], id_table([]), 99, 3, 3):
+        table.append(table[a] + table[b])
+    assert max(map(len, table)) == 3  # the byte cap holds
+
+
+def test_multiword_tokenizer_joins_pretokens_and_is_lossless(tmp_path):
+    from fsqtok.tokenizers.multiword import MultiwordTokenizer
+
+    texts = ["the cat sat on the mat. " * 3, "of the people, by the people, for the people"] * 5
+    tok = MultiwordTokenizer.train(texts, 290, 270, 16, 3)
+    assert (tok.vocab_size, tok.first_merge_id) == (289, 270)  # stage 2 runs out of pairs one short
+    stage2 = [tok.decode_bytes([i]) for i in range(270, 289)]
+    assert stage2[:4] == [b" the ", b"sat", b" on", b" sat"] and b" the mat." in stage2  # across pre-tokens
+    assert all(len(p) <= 16 for p in stage2)
+    ids = tok.encode(" of the people")
+    assert len(ids) < len(tok.stage1.encode(" of the people")) and tok.decode(ids) == " of the people"
+    assert validate(tok)["ok"], validate(tok)["problems"]  # invalid UTF-8 included
+    loaded = load_tokenizer(tok.save(tmp_path / "multiword"))
+    assert loaded.encode(texts[1]) == tok.encode(texts[1])
+    (tmp_path / "multiword" / "merges.json").write_text("[[1, 2]]")
+    with pytest.raises(BundleError, match="merges.json: SHA-256 differs from meta.json"):
+        load_tokenizer(tmp_path / "multiword")
+
+
+def test_piece_tokenizer_bundle_round_trip(tmp_path):
+    from fsqtok.tokenizers.fsqtok import PieceTokenizer
+
+    tok = PieceTokenizer([b" the", b" of the", b"ing"], 16)
+    assert tok.encode(" of the the thing") == [260, 259, *(3 + b for b in b" th"), 261]
+    loaded = load_tokenizer(tok.save(tmp_path / "noae"))
+    assert (type(loaded), loaded.name, loaded.vocab.pieces) == (PieceTokenizer, "fsqtok_noae", tok.vocab.pieces)
+    assert validate(loaded)["ok"], validate(loaded)["problems"]
+    (tmp_path / "noae" / "vocab.json").write_text('{"pieces": ["zz"]}')
+    with pytest.raises(BundleError, match="vocab.json: SHA-256 differs from meta.json"):
+        load_tokenizer(tmp_path / "noae")
 
 
 def test_lossless_path_imports_neither_torch_nor_pandas(small_model, tmp_path):

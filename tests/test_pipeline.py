@@ -27,6 +27,7 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
     assert ran_stages(first.stdout) == STAGES
     for path in ["data/corpus/documents.parquet", "data/split/train.parquet", "models/autoencoder/model.safetensors",
                  "models/tokenizer/vocab.json", "models/baselines/bpe/tokenizer.json",
+                 "models/baselines/multiword/merges.json", "models/baselines/fsqtok_noae/vocab.json",
                  "reports/pretrain/curve.csv", "reports/codebook/coverage.png"]:
         assert (pipeline_repo / path).exists(), path
     corpus = json.loads((pipeline_repo / "reports/corpus/metrics.json").read_text())
@@ -45,7 +46,7 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
     assert ran_stages(experiment.stdout) == STAGES[1:]
     check_profile_report(pipeline_repo, "seed1")
     lm_table = json.loads((pipeline_repo / "reports/integrate/metrics.json").read_text())
-    for name in ("fsqtok", "bpe", "byte"):
+    for name in ("fsqtok", "bpe", "multiword", "byte"):
         per_seed = lm_table[name]["val_bpb_per_seed"]
         assert list(per_seed) == ["0", "1"] and per_seed["0"] != per_seed["1"]
         assert lm_table[name]["val_bpb"] == sum(per_seed.values()) / 2
@@ -72,9 +73,10 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
         children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == integrate.info.run_id]
         lm_runs[parent] = sorted(r.info.run_name for r in children)
         assert [m.step for m in client.get_metric_history(children[0].info.run_id, "bpb")] == [1, 2, 3, 4]
-    assert lm_runs == {"repro": ["integrate/bpe", "integrate/byte", "integrate/fsqtok"],
-                       "exp:seed1": [f"integrate/{t}/seed{s}" for t in ("bpe", "byte", "fsqtok") for s in (0, 1)]}
-    assert len(by_id) == len(STAGES) * 2 + 1 + 3 + 6  # stages twice, one parent, LM child runs
+    names = ("bpe", "byte", "fsqtok", "multiword")
+    assert lm_runs == {"repro": [f"integrate/{t}" for t in names],
+                       "exp:seed1": [f"integrate/{t}/seed{s}" for t in names for s in (0, 1)]}
+    assert len(by_id) == len(STAGES) * 2 + 1 + 4 + 8  # stages twice, one parent, LM child runs
     check_pipeline_rows(client, exp, parents, pipeline_repo, env)
     check_flow(pipeline_repo, env)
     noise = client.search_runs([exp.experiment_id], filter_string="tags.`fsqtok.pipeline` = 'exp:noise'")[0]
@@ -109,7 +111,7 @@ def check_pipeline_rows(client, exp, parents, repo, env):
                 "integrate.fsqtok_vs_bpe_bpb_ratio", "flow.flow_judge_bpb", "ae/byte_acc", "lm/bpb_vs_bpe",
                 "tok/vs_bpe"} <= set(row.data.metrics)
         assert row.data.params["pretrain.steps"] == "6"
-        assert row.data.params["lm.tokenizers"] == "['fsqtok', 'bpe', 'byte']"
+        assert row.data.params["lm.tokenizers"] == "['fsqtok', 'bpe', 'multiword', 'byte']"
     assert (rows["repro"].data.params["split.seed"], rows["exp:seed1"].data.params["split.seed"]) == ("0", "1")
     from fsqtok.report.mlflow_view import SHARED_VIEW_TAG, view_state  # the UI opens on the headline columns
 
@@ -131,7 +133,7 @@ def check_pipeline_rows(client, exp, parents, repo, env):
 def check_flow(repo, env):
     """The flow stage's report, and an experiment on its params that re-runs it alone."""
     flow = json.loads((repo / "reports/flow/metrics.json").read_text())
-    assert set(flow["generators"]) == {"flow", "fsqtok", "bpe", "byte", "val_text"}
+    assert set(flow["generators"]) == {"flow", "fsqtok", "bpe", "multiword", "byte", "val_text"}
     for scores in flow["generators"].values():
         assert {"judge_bpb", "unigram_entropy", "distinct_4", "settings"} <= set(scores)
     vocab_modes = ["grid", "vocab"] if flow["ceiling"]["vocab"] else ["grid"]  # vocab needs verified codes
@@ -167,10 +169,11 @@ def check_headline(repo):
     pretrain = json.loads((repo / "reports/pretrain/metrics.json").read_text())
     evaluate = json.loads((repo / "reports/evaluate/metrics.json").read_text())
     integrate = json.loads((repo / "reports/integrate/metrics.json").read_text())
-    codebook = json.loads((repo / "reports/codebook/metrics.json").read_text())
     assert headline["ae/byte_acc"] == pretrain["best"]["byte_accuracy"]
-    assert headline["tok/verified"] == codebook["verified_codes"]
-    assert headline["tok/vs_bpe"] == pytest.approx(evaluate["headline"]["fsqtok_vs_bpe_compression"])
+    val = evaluate["tokenizers"]["val"]
+    for baseline in ("bpe", "multiword"):
+        assert headline[f"tok/vs_{baseline}"] == evaluate["headline"][f"fsqtok_vs_{baseline}_compression"] == (
+            val["fsqtok"]["bytes_per_token"] / val[baseline]["bytes_per_token"])
     assert headline["lm/bpb_vs_bpe"] == pytest.approx(integrate["fsqtok_vs_bpe_bpb_ratio"])
     fsqtok_val = evaluate["tokenizers"]["val"]["fsqtok"]
     assert headline["tok/fallback"] == pytest.approx(1 - fsqtok_val["learned_byte_share"])
@@ -203,6 +206,7 @@ def check_reports(repo):
     html = (repo / "reports/evaluate/report.html").read_text()
     assert "http://" not in html and "https://" not in html.replace("https://example.org", "")
     assert html.count("data:image/png;base64,") == 4
+    assert list(evaluate["tokenizers"]["val"]) == ["fsqtok", "fsqtok_noae", "bpe", "multiword", "word", "byte"]
     for name, row in evaluate["tokenizers"]["val"].items():
         assert f"<b>{name}</b>" in html and number(row["bytes_per_token"]) in html
     assert number(evaluate["headline"]["byte_accuracy_after"]) in html
@@ -211,13 +215,17 @@ def check_reports(repo):
     assert "seen over 100 times in train" in html and "seen 0-2 times in train" in html
     assert number(pretrain["val_bytes"]["byte_share_train_0_2"]) in html
     assert f"Prune: {codebook['verified_codes']:,} of {codebook['candidates']:,} candidates" in html
+    val = evaluate["tokenizers"]["val"]
+    ratio = val["fsqtok"]["bytes_per_token"] / val["fsqtok_noae"]["bytes_per_token"]
+    assert f"the auto-encoder's filter is worth {ratio:.3f}× in compression" in html
+    assert f"{codebook['bpe_pieces_verified']:.1%} of the BPE baseline's pieces" in html
     assert evaluate["headline"]["fsqtok_lossless_rate"] == 1.0
     integrate = json.loads((repo / "reports/integrate/metrics.json").read_text())
-    assert set(integrate) == {"fsqtok", "bpe", "byte", "fsqtok_vs_bpe_bpb_ratio"}
-    assert len({integrate[t]["val_bytes"] for t in ("fsqtok", "bpe", "byte")}) == 1  # identical val bytes
+    assert set(integrate) == {"fsqtok", "bpe", "multiword", "byte", "fsqtok_vs_bpe_bpb_ratio"}
+    assert len({integrate[t]["val_bytes"] for t in ("fsqtok", "bpe", "multiword", "byte")}) == 1  # same val bytes
     assert integrate["fsqtok_vs_bpe_bpb_ratio"] == integrate["fsqtok"]["val_bpb"] / integrate["bpe"]["val_bpb"]
     samples = json.loads((repo / "reports/integrate/samples.json").read_text())
-    assert set(samples) == {"fsqtok", "bpe", "byte"} and all(len(s) == 2 for s in samples.values())
+    assert set(samples) == {"fsqtok", "bpe", "multiword", "byte"} and all(len(s) == 2 for s in samples.values())
     # the saved LM bundle reproduces the stage's sample: same weights, tokenizer and seed
     again = run(["fsqtok", "generate", "--lm", "models/lm/fsqtok", "--prompt", "The city of", "--max-tokens", "8"],
                 repo)

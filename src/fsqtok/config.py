@@ -198,17 +198,30 @@ class PruneConfig:
     vocab_size: int = 4096  # all ids: 3 specials + 256 bytes + learned chunks
     max_candidates: int = 200000  # most frequent candidate strings sent through the encoder
     batch_size: int = 4096  # chunks per encoder batch
-    refine_rounds: int = 6  # rounds of: encode a train sample, swap the least-used pieces for new ones
-    refine_drop: float = 0.15  # share of pieces swapped per round
-    refine_sample_bytes: int = 2_000_000  # train text encoded per round
+    pool_size: int = 60000  # verified candidates (most bytes saved first) the selection shrinks from
+    shrink_keep: float = 0.75  # share of the pieces kept per round of shrinking, the ones whose removal costs most
+    sample_bytes: int = 2_000_000  # train text encoded per round
 
     def __post_init__(self) -> None:
         _require(self.vocab_size > 259, "vocab_size", "> 259 (3 specials + 256 bytes)", self.vocab_size)
-        _require(self.refine_rounds >= 0, "refine_rounds", ">= 0", self.refine_rounds)
-        _require(0 < self.refine_drop < 1, "refine_drop", "in (0, 1)", self.refine_drop)
-        _require(self.refine_sample_bytes > 0, "refine_sample_bytes", "> 0", self.refine_sample_bytes)
+        _require(self.pool_size > 0, "pool_size", "> 0", self.pool_size)
+        _require(0 < self.shrink_keep < 1, "shrink_keep", "in (0, 1)", self.shrink_keep)
+        _require(self.sample_bytes > 0, "sample_bytes", "> 0", self.sample_bytes)
         _require(self.max_candidates > 0, "max_candidates", "> 0", self.max_candidates)
         _require(self.batch_size > 0, "batch_size", "> 0", self.batch_size)
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    # multiword: share of prune.vocab_size learned by BPE inside pre-tokens (stage 1); stage 2
+    # merges across pre-tokens for the rest
+    multiword_stage1_share: float = 0.75
+    multiword_max_pretokens: int = 3  # pre-tokens one multiword piece may span (fsqtok's joins: 3)
+
+    def __post_init__(self) -> None:
+        _require(0 < self.multiword_stage1_share < 1, "multiword_stage1_share", "in (0, 1)",
+                 self.multiword_stage1_share)
+        _require(self.multiword_max_pretokens >= 1, "multiword_max_pretokens", ">= 1", self.multiword_max_pretokens)
 
 
 @dataclass(frozen=True)
@@ -222,7 +235,7 @@ class EvaluateConfig:
             _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
 
 
-TokenizerName = Literal["fsqtok", "bpe", "word", "byte"]
+TokenizerName = Literal["fsqtok", "fsqtok_noae", "bpe", "multiword", "word", "byte"]
 
 
 @dataclass(frozen=True)
@@ -234,7 +247,7 @@ class LMConfig(OptimConfig):
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0
     eval_every: int = 40  # each evaluation scores all max_val_bytes
-    tokenizers: list[TokenizerName] = field(default_factory=lambda: ["fsqtok", "bpe", "byte"])
+    tokenizers: list[TokenizerName] = field(default_factory=lambda: ["fsqtok", "bpe", "multiword", "byte"])
     n_layer: int = 2
     n_head: int = 4
     d_model: int = 128
@@ -335,6 +348,7 @@ class Params:
     fsq: FSQConfig = field(default_factory=FSQConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     prune: PruneConfig = field(default_factory=PruneConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     lm: LMConfig = field(default_factory=LMConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)

@@ -10,8 +10,9 @@ from pathlib import Path
 from fsqtok.eval.bench import markdown_table
 from fsqtok.store.files import atomic_write_bytes, read_json
 
-TOKENIZER_NAMES = {"fsqtok": "fsqtok", "bpe": "BPE (HF `tokenizers`)", "word": "word top-k + byte fallback",
-                   "byte": "byte"}
+TOKENIZER_NAMES = {"fsqtok": "fsqtok", "fsqtok_noae": "fsqtok's selection, no auto-encoder filter",
+                   "bpe": "BPE (HF `tokenizers`)", "multiword": "multi-word BPE (two-stage, SuperBPE recipe)",
+                   "word": "word top-k + byte fallback", "byte": "byte"}
 
 
 def percent(value: float, digits: int = 1) -> str:
@@ -24,7 +25,8 @@ def results_table(reports: Path) -> str:
     pretrain = read_json(reports / "pretrain/metrics.json")
     codebook = read_json(reports / "codebook/metrics.json")
     headline = read_json(reports / "headline.json")
-    val = read_json(reports / "evaluate/metrics.json")["reconstruction"]["val_chunks"]
+    evaluate = read_json(reports / "evaluate/metrics.json")
+    val, ratios = evaluate["reconstruction"]["val_chunks"], evaluate["headline"]
     rows = [
         ("auto-encoder val byte accuracy (best step)", percent(pretrain["best"]["byte_accuracy"]),
          f"step {pretrain['best_step']:,} of {pretrain['steps']:,}"),
@@ -32,7 +34,13 @@ def results_table(reports: Path) -> str:
          f"{percent(val['exact_match_distinct'])}", "50,000 val chunks"),
         ("prune candidates verified", f"{codebook['verified_codes']:,} of {codebook['candidates']:,}",
          f"vocabulary {codebook['vocab_size']:,}"),
+        ("BPE's pieces the auto-encoder verifies", percent(codebook["bpe_pieces_verified"]),
+         "fixed points among the BPE baseline's pieces"),
         ("fsqtok bytes/token vs BPE (val)", f"{headline['tok/vs_bpe']:.3f}×", "above 1: fsqtok compresses better"),
+        ("fsqtok bytes/token vs multi-word BPE (val)", f"{headline['tok/vs_multiword']:.3f}×",
+         "the fair baseline: multi-word pieces too"),
+        ("fsqtok bytes/token vs its selection without the auto-encoder", f"{ratios['fsqtok_vs_noae_compression']:.3f}×",
+         "what the auto-encoder's filter buys"),
         ("val bytes spelled as raw byte tokens", percent(headline["tok/fallback"]), "fsqtok"),
         ("LM val bits-per-byte, fsqtok vs BPE", f"{headline['lm/bpb_vs_bpe']:.3f}×", "below 1: fsqtok better"),
         ("LM samples' judge bits/byte, fsqtok vs BPE", f"{headline['lm/judge_vs_bpe']:.2f}×",

@@ -15,7 +15,7 @@ from fsqtok.eval.suite import (
     tokenizer_report,
     without_cases,
 )
-from fsqtok.report.html import autoencoder_section, evaluation_report
+from fsqtok.report.html import ablation_paragraph, autoencoder_section, evaluation_report
 from fsqtok.report.plots import plot_bars, plot_lines
 from fsqtok.store.files import atomic_write_bytes, read_csv, read_json, read_texts, write_json
 from fsqtok.store.provenance import git_rev
@@ -46,8 +46,9 @@ def run_evaluate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines
     metrics["headline"] = headline(metrics, before)
     plots = draw_plots(metrics, pretrain_dir / "curve.csv", out_dir) + [codebook_dir / "rank_frequency.png"]
     run_meta = {"git_rev": git_rev(), "params_hash": params.digest(*PARAMS)}
-    autoencoder = autoencoder_section(read_json(pretrain_dir / "metrics.json"),
-                                      read_json(codebook_dir / "metrics.json"))
+    codebook = read_json(codebook_dir / "metrics.json")
+    autoencoder = (autoencoder_section(read_json(pretrain_dir / "metrics.json"), codebook)
+                   + ablation_paragraph(metrics["tokenizers"]["val"], codebook))
     report = evaluation_report(metrics, before, plots, run_meta, autoencoder)
     atomic_write_bytes(out_dir / "report.html", report.encode())
     write_json(out_dir / "metrics.json", {**metrics, "reconstruction": without_cases(reconstruction)})
@@ -57,7 +58,8 @@ def run_evaluate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines
 
 
 def headline(metrics: dict, before: dict) -> dict:
-    """The numbers a reader looks at first: reconstruction before/after, compression vs BPE."""
+    """The numbers a reader looks at first: reconstruction before/after, compression vs BPE, vs
+    the multi-word BPE and vs the same selection without the auto-encoder (above 1: fsqtok better)."""
     val, after = metrics["tokenizers"]["val"], metrics["reconstruction"]["val_chunks"]
     return {
         "byte_accuracy_before": before["val_chunks"]["byte_accuracy"],
@@ -66,6 +68,8 @@ def headline(metrics: dict, before: dict) -> dict:
         "fsqtok_bytes_per_token": val["fsqtok"]["bytes_per_token"],
         "bpe_bytes_per_token": val["bpe"]["bytes_per_token"],
         "fsqtok_vs_bpe_compression": val["fsqtok"]["bytes_per_token"] / val["bpe"]["bytes_per_token"],
+        "fsqtok_vs_multiword_compression": val["fsqtok"]["bytes_per_token"] / val["multiword"]["bytes_per_token"],
+        "fsqtok_vs_noae_compression": val["fsqtok"]["bytes_per_token"] / val["fsqtok_noae"]["bytes_per_token"],
         "fsqtok_lossless_rate": val["fsqtok"]["lossless_rate"],
     }
 

@@ -1,5 +1,6 @@
 """Stage prune: auto-encoder + train split -> the verified top-k vocabulary as a tokenizer
-bundle, codebook metrics and plots."""
+bundle, the same selection without the auto-encoder's filter (`fsqtok_noae`), codebook metrics
+and plots."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from fsqtok.report.plots import coverage_curve, plot_codebook
 from fsqtok.store.files import read_texts, write_json
 from fsqtok.tokenizers.base import FIRST_LEARNED_ID
 from fsqtok.tokenizers.candidates import candidate_counts, select_candidates
-from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
+from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer, PieceTokenizer
 from fsqtok.tokenizers.hf import export_hf
-from fsqtok.tokenizers.select import prune, refine_sample
+from fsqtok.tokenizers.loading import load_tokenizer
+from fsqtok.tokenizers.select import fixed_points, prune, prune_without_autoencoder, train_sample
 
 
 def occurrence_coverage(code_counts: dict, kept_codes: list[int]) -> float:
@@ -25,21 +27,32 @@ def occurrence_coverage(code_counts: dict, kept_codes: list[int]) -> float:
     return sum(v for c, v in code_counts.items() if c in kept) / max(1.0, sum(code_counts.values()))
 
 
+def bpe_pieces_verified(model, bpe, batch_size: int) -> float:
+    """Share of the BPE baseline's multi-byte pieces that are fixed points of the auto-encoder:
+    how much of a strong vocabulary fsqtok could use at all."""
+    pieces = [p for p in map(bpe.decode_bytes, ([i] for i in range(FIRST_LEARNED_ID, bpe.vocab_size))) if len(p) > 1]
+    return len(fixed_points(model, pieces, batch_size)[1]) / max(1, len(pieces))
+
+
 PARAMS = ("chunking", "prune", "tracking")  # the params stage prune reads; dvc.yaml lists the same
 
 
-def run_prune(params: Params, autoencoder: Path, split_dir: Path, out: Path, reports: Path, tracker) -> dict:
+def run_prune(params: Params, autoencoder: Path, split_dir: Path, bpe: Path, out: Path, noae_out: Path,
+              reports: Path, tracker) -> dict:
     """The prune stage: codebook use of the train chunks, the verified top-k vocabulary as a
-    tokenizer bundle at `out`, codebook metrics and plots under `reports`."""
+    tokenizer bundle at `out`, the unverified ablation at `noae_out`, codebook metrics (with the
+    share of the BPE baseline's pieces at `bpe` that are fixed points) and plots under `reports`."""
     config = params.prune
     model, ae_meta = load_autoencoder(autoencoder)
     train, val = read_texts(split_dir / "train.parquet"), read_texts(split_dir / "val.parquet")
     chunks, joins = candidate_counts(train, model.max_chunk_bytes)
     stats, code_counts = codebook_stats(model, chunks, config.batch_size)
     candidates = select_candidates(chunks, joins, config.max_candidates)
-    vocab = prune(model, candidates, config.vocab_size - FIRST_LEARNED_ID, config.batch_size,
-                  refine_sample(train, config.refine_sample_bytes), config.refine_rounds, config.refine_drop)
+    n_pieces, sample = config.vocab_size - FIRST_LEARNED_ID, train_sample(train, config.sample_bytes)
+    vocab = prune(model, candidates, n_pieces, config.batch_size, sample, config.pool_size, config.shrink_keep)
     tokenizer = AutoEncoderTokenizer(vocab.pieces, vocab.codes, model.max_chunk_bytes, model=model)
+    noae = PieceTokenizer(prune_without_autoencoder(candidates, n_pieces, sample, config.pool_size,
+                                                    config.shrink_keep, model.max_chunk_bytes), model.max_chunk_bytes)
     metrics = {
         **stats.as_metrics(),
         "vocab_size": tokenizer.vocab_size,
@@ -50,9 +63,13 @@ def run_prune(params: Params, autoencoder: Path, split_dir: Path, out: Path, rep
         "top_k_occurrence_coverage": occurrence_coverage(code_counts, vocab.codes),
         "vocab_shortfall": config.vocab_size - tokenizer.vocab_size,  # ids prune.vocab_size asked for but not verified
         "val": tokenization_metrics(tokenizer, val),
+        "noae_val": tokenization_metrics(noae, val),
+        "noae_pieces_verified": sum(p in tokenizer.vocab.piece_to_id for p in noae.vocab.pieces),
+        "bpe_pieces_verified": bpe_pieces_verified(model, load_tokenizer(bpe), config.batch_size),
     }
     tokenizer.save(out, meta={"autoencoder": ae_meta, "codebook": metrics,
                               "params_hash": params.digest("chunking", "prune")})
+    noae.save(noae_out, meta={"params_hash": params.digest("chunking", "prune")})
     export_hf(tokenizer, out / "hf")  # the same ids through Hugging Face tokenizers / transformers
     tracker.artifacts(out / "hf", "hf")
     plot_codebook(stats.rank_frequency, coverage_curve(stats.rank_frequency), reports)

@@ -1,8 +1,10 @@
-"""AutoEncoderTokenizer: a verified vocabulary of learned chunks plus byte fallback — lossless.
+"""fsqtok's tokenizers over a vocabulary of pieces plus byte fallback — lossless.
 
-Ids: 0 <pad>, 1 <bos>, 2 <eos>, 3..258 the raw bytes, 259.. learned chunks (pieces). Every
-piece `s_c` is the decoded string of an FSQ code `c` that re-encodes to `c` (verified in the
-prune stage), so the string -> id table doubles as the encoder's cache.
+Ids: 0 <pad>, 1 <bos>, 2 <eos>, 3..258 the raw bytes, 259.. learned chunks (pieces).
+`PieceTokenizer` is the lossless part alone (the `fsqtok_noae` ablation is one);
+`AutoEncoderTokenizer` adds, for every piece `s_c`, the FSQ code `c` whose decoded string it is
+and which re-encodes to `c` (verified in the prune stage), so the string -> id table doubles as
+the encoder's cache.
 
 Lossless encode: see vocab.ChunkVocabulary. The lossless path needs no torch; torch is
 imported only for `reconstruct` (the lossy neural path).
@@ -20,25 +22,20 @@ from fsqtok.tokenizers.base import BYTE_OFFSET, FIRST_LEARNED_ID, SPECIAL_TOKENS
 from fsqtok.tokenizers.vocab import ChunkVocabulary
 
 TOKENIZER = "fsqtok.tokenizer"
+PIECES = "fsqtok.pieces"
 VOCAB_FILE = "vocab.json"
 
 
-class AutoEncoderTokenizer(Tokenizer):
-    """The learned tokenizer: lossless `encode`/`decode`, lossy `reconstruct` via the auto-encoder."""
+class PieceTokenizer(Tokenizer):
+    """Learned pieces with lossless `encode`/`decode` and no auto-encoder behind them."""
 
-    def __init__(self, pieces: list[bytes], codes: list[int], max_chunk_bytes: int,
-                 autoencoder_dir: Path | None = None, meta: dict | None = None, model=None):
-        if len(pieces) != len(codes):
-            raise FsqtokError(f"{len(pieces)} pieces but {len(codes)} codes; each piece needs its code")
+    name = "fsqtok_noae"
+    kind = PIECES
+
+    def __init__(self, pieces: list[bytes], max_chunk_bytes: int, meta: dict | None = None):
         self.vocab = ChunkVocabulary(pieces, max_chunk_bytes)
-        self.codes = codes  # codes[i] is the FSQ index whose decoded string is pieces[i]
-        self.code_to_id = {c: FIRST_LEARNED_ID + i for i, c in enumerate(codes)}
         self.max_chunk_bytes = max_chunk_bytes
-        self.autoencoder_dir = autoencoder_dir
         self.meta = meta or {}
-        self._model = model  # the ByteAutoEncoder; loaded lazily from autoencoder_dir when None
-
-    name = "fsqtok"
 
     @property
     def vocab_size(self) -> int:
@@ -67,6 +64,62 @@ class AutoEncoderTokenizer(Tokenizer):
             if value == token_id:
                 return name
         return self.vocab.decode_bytes([token_id])  # an id outside the vocabulary fails here
+
+    def _config(self) -> dict:
+        return {"vocab_size": self.vocab_size, "special_ids": self.special_ids, "byte_offset": BYTE_OFFSET,
+                "max_chunk_bytes": self.max_chunk_bytes}
+
+    def _vocab_json(self) -> dict:
+        return {"pieces": [p.hex() for p in self.vocab.pieces]}
+
+    def save(self, path: str | Path, meta: dict | None = None) -> Path:
+        """A bundle: config.json, vocab.json (pieces as hex), meta.json."""
+        return write_bundle(path, self.kind, self._config(), None, {**self.meta, **(meta or {})},
+                            files={VOCAB_FILE: json.dumps(self._vocab_json()).encode()})
+
+    @classmethod
+    def load(cls, path: str | Path) -> PieceTokenizer:
+        path = Path(path)
+        config, meta, vocab, max_chunk_bytes = read_pieces_bundle(path, PIECES)
+        tokenizer = cls(vocab["pieces"], max_chunk_bytes, meta=meta)
+        check_vocab_size(path / VOCAB_FILE, tokenizer.vocab_size, config)
+        return tokenizer
+
+
+def read_pieces_bundle(path: Path, kind: str) -> tuple[dict, dict, dict, int]:
+    """(config, meta, vocab with pieces as bytes and codes as ints if present, max_chunk_bytes) of
+    a bundle of `kind`, each malformed part named with its file."""
+    config, _, meta = read_bundle(path, kind, weights=False)
+    vocab = read_json_file(path / VOCAB_FILE)
+    try:
+        vocab = {"pieces": [bytes.fromhex(p) for p in vocab["pieces"]],
+                 **({"codes": [int(c) for c in vocab["codes"]]} if kind == TOKENIZER else {})}
+    except (KeyError, TypeError, ValueError) as err:
+        raise BundleError(f"{path / VOCAB_FILE}: malformed vocabulary ({type(err).__name__}: {err})") from None
+    if config.get("special_ids") != SPECIAL_TOKENS or config.get("byte_offset") != BYTE_OFFSET:
+        raise BundleError(f"{path / 'config.json'}: special ids differ from {SPECIAL_TOKENS}")
+    max_chunk_bytes = config.get("max_chunk_bytes")
+    if not isinstance(max_chunk_bytes, int) or max_chunk_bytes < 1:
+        raise BundleError(f"{path / 'config.json'}: max_chunk_bytes must be a positive integer, "
+                          f"got {max_chunk_bytes!r}; re-create the bundle")
+    return config, meta, vocab, max_chunk_bytes
+
+
+class AutoEncoderTokenizer(PieceTokenizer):
+    """The learned tokenizer: lossless `encode`/`decode`, lossy `reconstruct` via the auto-encoder."""
+
+    def __init__(self, pieces: list[bytes], codes: list[int], max_chunk_bytes: int,
+                 autoencoder_dir: Path | None = None, meta: dict | None = None, model=None):
+        if len(pieces) != len(codes):
+            raise FsqtokError(f"{len(pieces)} pieces but {len(codes)} codes; each piece needs its code")
+        super().__init__(pieces, max_chunk_bytes, meta)
+        self.codes = codes  # codes[i] is the FSQ index whose decoded string is pieces[i]
+        self.code_to_id = {c: FIRST_LEARNED_ID + i for i, c in enumerate(codes)}
+        self.autoencoder_dir = autoencoder_dir
+        self._model = model  # the ByteAutoEncoder; loaded lazily from autoencoder_dir when None
+
+    name = "fsqtok"
+    kind = TOKENIZER
 
     # --- the neural path --------------------------------------------------------------------
     @property
@@ -103,38 +156,20 @@ class AutoEncoderTokenizer(Tokenizer):
 
     # --- persistence ------------------------------------------------------------------------
     def save(self, path: str | Path, meta: dict | None = None) -> Path:
-        """A bundle: config.json, vocab.json, meta.json, and the auto-encoder beside them."""
+        """A bundle: config.json, vocab.json (pieces and codes), meta.json, and the auto-encoder
+        beside them."""
         from fsqtok.autoencoder.io import autoencoder_config
 
         model = self.model
-        vocab = {"pieces": [p.hex() for p in self.vocab.pieces], "codes": self.codes}
-        config = {
-            "vocab_size": self.vocab_size,
-            "special_ids": self.special_ids,
-            "byte_offset": BYTE_OFFSET,
-            "max_chunk_bytes": self.max_chunk_bytes,
-            **autoencoder_config(model),
-        }
-        return write_bundle(path, TOKENIZER, config, model.state_dict(), {**self.meta, **(meta or {})},
-                            files={VOCAB_FILE: json.dumps(vocab).encode()})
+        return write_bundle(path, TOKENIZER, {**self._config(), **autoencoder_config(model)}, model.state_dict(),
+                            {**self.meta, **(meta or {})},
+                            files={VOCAB_FILE: json.dumps({**self._vocab_json(), "codes": self.codes}).encode()})
 
     @classmethod
     def load(cls, path: str | Path) -> AutoEncoderTokenizer:
         """Load without torch; the auto-encoder weights are read on first `reconstruct`."""
         path = Path(path)
-        config, _, meta = read_bundle(path, TOKENIZER, weights=False)
-        vocab = read_json_file(path / VOCAB_FILE)
-        try:
-            pieces = [bytes.fromhex(p) for p in vocab["pieces"]]
-            codes = [int(c) for c in vocab["codes"]]
-        except (KeyError, TypeError, ValueError) as err:
-            raise BundleError(f"{path / VOCAB_FILE}: malformed vocabulary ({type(err).__name__}: {err})") from None
-        if config.get("special_ids") != SPECIAL_TOKENS or config.get("byte_offset") != BYTE_OFFSET:
-            raise BundleError(f"{path / 'config.json'}: special ids differ from {SPECIAL_TOKENS}")
-        max_chunk_bytes = config.get("max_chunk_bytes")
-        if not isinstance(max_chunk_bytes, int) or max_chunk_bytes < 1:
-            raise BundleError(f"{path / 'config.json'}: max_chunk_bytes must be a positive integer, "
-                              f"got {max_chunk_bytes!r}; re-create the bundle")
-        tokenizer = cls(pieces, codes, max_chunk_bytes, autoencoder_dir=path, meta=meta)
+        config, meta, vocab, max_chunk_bytes = read_pieces_bundle(path, TOKENIZER)
+        tokenizer = cls(vocab["pieces"], vocab["codes"], max_chunk_bytes, autoencoder_dir=path, meta=meta)
         check_vocab_size(path / VOCAB_FILE, tokenizer.vocab_size, config)
         return tokenizer

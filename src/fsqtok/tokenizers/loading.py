@@ -7,9 +7,13 @@ from pathlib import Path
 from fsqtok.store.bundle import BundleError, read_json_file
 from fsqtok.tokenizers.base import Tokenizer
 from fsqtok.tokenizers.baselines import BPETokenizer, ByteTokenizer, WordTokenizer
-from fsqtok.tokenizers.fsqtok import TOKENIZER, AutoEncoderTokenizer
+from fsqtok.tokenizers.fsqtok import PIECES, TOKENIZER, AutoEncoderTokenizer, PieceTokenizer
+from fsqtok.tokenizers.multiword import KIND as MULTIWORD
+from fsqtok.tokenizers.multiword import MultiwordTokenizer
 
-LOADERS = {TOKENIZER: AutoEncoderTokenizer.load, "fsqtok.bpe": BPETokenizer.load, "fsqtok.word": WordTokenizer.load}
+BASELINE_BUNDLES = ("fsqtok_noae", "bpe", "multiword", "word")  # models/baselines/<name>/, in table order
+LOADERS = {TOKENIZER: AutoEncoderTokenizer.load, PIECES: PieceTokenizer.load, "fsqtok.bpe": BPETokenizer.load,
+           "fsqtok.word": WordTokenizer.load, MULTIWORD: MultiwordTokenizer.load}
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:
@@ -26,7 +30,8 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
 
 
 def tokenizer_paths(tokenizer_dir: str | Path, baselines_dir: str | Path) -> dict[str, str]:
-    """Where each tokenizer the pipeline compares lives: fsqtok's bundle, the BPE and word
-    bundles under `baselines_dir`, and "byte" (which needs no files)."""
-    return {"fsqtok": str(tokenizer_dir), "bpe": str(Path(baselines_dir) / "bpe"),
-            "word": str(Path(baselines_dir) / "word"), "byte": "byte"}
+    """Where each tokenizer the pipeline compares lives: fsqtok's bundle, the baseline bundles
+    under `baselines_dir` (one folder per name), and "byte" (which needs no files)."""
+    baselines = Path(baselines_dir)
+    return {"fsqtok": str(tokenizer_dir), **{name: str(baselines / name) for name in BASELINE_BUNDLES},
+            "byte": "byte"}

@@ -1,11 +1,13 @@
 """The verified top-k: candidates through the encoder, kept only where the decoder gives the
-candidate back (a fixed point enc(s) = c, dec(c) = s), ranked by bytes saved and refined on a
-train sample."""
+candidate back (a fixed point enc(s) = c, dec(c) = s); then a pool of the verified ones is
+shrunk to the vocabulary size by what each piece is worth on a train sample."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+
+import torch
 
 from fsqtok.autoencoder.infer import decode_indices, encode_chunks
 from fsqtok.autoencoder.model import ByteAutoEncoder
@@ -22,50 +24,73 @@ class PrunedVocabulary:
     verified_codes: int  # codes whose decoded string is the candidate itself (so a fixed point)
 
 
-def refine(ranked: list[tuple[bytes, int]], n_pieces: int, sample: bytes, rounds: int, drop: float,
-           max_bytes: int) -> list[tuple[bytes, int]]:
-    """Swap pieces the encoder barely uses for the next-ranked ones, `rounds` times.
+def tokens_without(piece: bytes, piece_to_id: dict) -> int:
+    """Tokens the greedy longest-prefix encoder needs for `piece` when `piece` itself is not in
+    the vocabulary: what a use of the piece would cost without it.
+    Example: (b"abcd", {b"abcd", b"ab"}) -> 3 (b"ab", b"c", b"d")"""
+    tokens, pos = 0, 0
+    while pos < len(piece):
+        end = len(piece)
+        while end > pos + 1 and (piece[pos:end] not in piece_to_id or end - pos == len(piece)):
+            end -= 1
+        pos, tokens = end, tokens + 1
+    return tokens
 
-    Candidate scores overcount (an inner piece is often covered by a longer piece instead), so
-    each round encodes `sample` with the current vocabulary, ranks pieces by the bytes they
-    actually saved (uses x (length - 1)) and replaces the bottom `drop` share from the pool.
-    Example: pieces [b"ab", b"zz"], pool [b"cd"], sample b"abcd" -> [b"ab", b"cd"] after 1 round"""
-    vocab, pool = ranked[:n_pieces], ranked[n_pieces:]
-    for _ in range(rounds):
-        swap = min(len(pool), max(1, int(len(vocab) * drop)))
-        if not pool:
-            break
-        usage = Counter(ChunkVocabulary([p for p, _ in vocab], max_bytes).encode_bytes(sample))
-        saved = [usage[FIRST_LEARNED_ID + i] * (len(p) - 1) for i, (p, _) in enumerate(vocab)]
-        order = sorted(range(len(vocab)), key=lambda i: saved[i], reverse=True)
-        vocab = [vocab[i] for i in order[: len(vocab) - swap]] + pool[:swap]
-        pool = pool[swap:]
+
+def shrink(pool: list[bytes], n_pieces: int, sample: bytes, max_bytes: int, keep: float) -> list[bytes]:
+    """The `n_pieces` of `pool` that encode `sample` in the fewest tokens, found the way
+    SentencePiece's Unigram trainer prunes: encode the sample with the current pieces, score each
+    piece by the tokens its removal would add (uses x (tokens_without - 1)), keep the best `keep`
+    share, and repeat until `n_pieces` are left. Scoring by removal cost, not by uses, drops the
+    long pieces that shorter ones already cover and keeps the short ones words fall back on.
+    Pieces keep their pool order (ties: earlier in the pool wins).
+    Example: pool [b"ab", b"abc", b"zz"], 1 piece, sample b"abcabc" -> [b"abc"]"""
+    vocab = list(pool)
+    while len(vocab) > n_pieces:
+        encoder = ChunkVocabulary(vocab, max_bytes)
+        uses = Counter(encoder.encode_bytes(sample))
+        cost = [uses[FIRST_LEARNED_ID + i] and uses[FIRST_LEARNED_ID + i] * (tokens_without(p, encoder.piece_to_id) - 1)
+                for i, p in enumerate(vocab)]
+        target = max(n_pieces, int(len(vocab) * keep))
+        best = sorted(range(len(vocab)), key=lambda i: -cost[i])[:target]  # stable: pool order breaks ties
+        vocab = [vocab[i] for i in sorted(best)]
     return vocab
 
 
-def prune(model: ByteAutoEncoder, candidates: Counter, n_pieces: int, batch_size: int,
-          sample: bytes = b"", rounds: int = 0, drop: float = 0.15) -> PrunedVocabulary:
-    """Top `n_pieces` verified codes, ranked by the bytes their string saves, then refined on
-    `sample` (see refine).
+def rank_by_bytes_saved(candidates: Counter) -> list[bytes]:
+    """Multi-byte candidates, most bytes saved (occurrences x (length - 1)) first."""
+    return sorted((s for s in candidates if len(s) > 1), key=lambda s: -candidates[s] * (len(s) - 1))
+
+
+def fixed_points(model: ByteAutoEncoder, strings: list[bytes], batch_size: int) -> tuple[list[int], dict[bytes, int]]:
+    """(code of each string, {string: code} for the strings the decoder gives back from their code)."""
+    codes = encode_chunks(model, strings, batch_size).tolist()
+    decoded = decode_indices(model, torch.tensor(codes, dtype=torch.int64), batch_size)
+    return codes, {s: c for s, c, d in zip(strings, codes, decoded, strict=True) if d == s}
+
+
+def prune(model: ByteAutoEncoder, candidates: Counter, n_pieces: int, batch_size: int, sample: bytes,
+          pool_size: int, keep: float) -> PrunedVocabulary:
+    """`n_pieces` verified pieces: the `pool_size` verified candidates that save the most bytes,
+    shrunk on `sample` (see shrink).
 
     A candidate s with code c = enc(s) is verified when dec(c) == s: then s_c = s and
     enc(s_c) = c, a fixed point. Codes whose decoded string is not the candidate are dropped:
     their string would be a misspelling that text rarely contains."""
-    strings = list(candidates)
-    codes = encode_chunks(model, strings, batch_size)
-    decoded = decode_indices(model, codes, batch_size)
-    verified = [(s, c) for s, c, d in zip(strings, codes.tolist(), decoded, strict=True) if d == s and len(s) > 1]
-    verified.sort(key=lambda sc: candidates[sc[0]] * (len(sc[0]) - 1), reverse=True)
-    kept = refine(verified, n_pieces, sample, rounds, drop, model.max_chunk_bytes)
-    return PrunedVocabulary(
-        pieces=[s for s, _ in kept],
-        codes=[c for _, c in kept],
-        candidates=len(strings),
-        candidate_codes=len(set(codes.tolist())),
-        verified_codes=len(verified),
-    )
+    strings = rank_by_bytes_saved(candidates)
+    codes, code_of = fixed_points(model, strings, batch_size)
+    kept = shrink([s for s in strings if s in code_of][:pool_size], n_pieces, sample, model.max_chunk_bytes, keep)
+    return PrunedVocabulary(pieces=kept, codes=[code_of[s] for s in kept], candidates=len(strings),
+                            candidate_codes=len(set(codes)), verified_codes=len(code_of))
 
 
-def refine_sample(texts: list[str], n_bytes: int) -> bytes:
+def prune_without_autoencoder(candidates: Counter, n_pieces: int, sample: bytes, pool_size: int, keep: float,
+                              max_bytes: int) -> list[bytes]:
+    """The same selection with every candidate counted as verified: the ablation that shows what
+    the auto-encoder's filter costs or buys (tokenizer `fsqtok_noae`)."""
+    return shrink(rank_by_bytes_saved(candidates)[:pool_size], n_pieces, sample, max_bytes, keep)
+
+
+def train_sample(texts: list[str], n_bytes: int) -> bytes:
     """Every 4th train document up to n_bytes: a spread-out sample for usage counts."""
     return "\n".join(texts[::4]).encode("utf-8", "surrogatepass")[:n_bytes]
