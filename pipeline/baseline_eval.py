@@ -1,5 +1,5 @@
 """Stage baseline_eval: the untrained auto-encoder (fixed seed) through the reconstruction
-metrics, and BPE / multi-word BPE / word / byte baselines (trained on train at prune.vocab_size) through the
+metrics, and BPE / multi-word BPE / Unigram / word / byte baselines (trained on train at prune.vocab_size) through the
 tokenization metrics on val. Baseline bundles go to models/baselines/ for later stages."""
 
 from pathlib import Path

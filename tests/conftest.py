@@ -31,7 +31,7 @@ TINY_PARAMS = {
     "pretrain": {"steps": 6, "batch_size": 32, "warmup_steps": 2, "eval_every": 3, "eval_chunks": 500,
                  "checkpoint_every": 3, "keep_checkpoints": 2, "threads": 1,
                  "lexicon_rate": 0.25, "lexicon_words": 500, "repeat_cap": 1, "repeat_cap_after": 0.34},
-    "prune": {"vocab_size": 300, "max_candidates": 3000, "batch_size": 512, "pool_size": 1000},
+    "prune": {"vocab_size": 400, "max_candidates": 3000, "batch_size": 512, "pool_size": 1000},
     "evaluate": {"max_chunks": 500, "speed_bytes": 2000, "speed_repeats": 1},
     "lm": {"n_layer": 1, "n_head": 2, "d_model": 16, "context_tokens": 32, "batch_size": 4, "steps": 4, "eval_every": 1,
            "warmup_steps": 1, "max_val_bytes": 3000, "sample_tokens": 8},

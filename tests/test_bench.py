@@ -11,6 +11,7 @@ from fsqtok.tokenizers.baselines import BPETokenizer, WordTokenizer
 from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer, PieceTokenizer
 from fsqtok.tokenizers.loading import load_tokenizer
 from fsqtok.tokenizers.multiword import MultiwordTokenizer
+from fsqtok.tokenizers.unigram import UnigramTokenizer
 
 TEXTS = ["In the beginning God created the heaven and the earth.", "Paris is the capital of France."] * 5
 
@@ -25,18 +26,21 @@ def test_bench_writes_a_well_formed_report(tmp_path):
     WordTokenizer.train(TEXTS, 270).save(tmp_path / "models/baselines/word")
     PieceTokenizer([b" the", b"ing"], 16).save(tmp_path / "models/baselines/fsqtok_noae")
     MultiwordTokenizer.train(TEXTS, 310, 290, 16, 3).save(tmp_path / "models/baselines/multiword")
+    UnigramTokenizer.train(TEXTS, 300).save(tmp_path / "models/baselines/unigram")
     pd.DataFrame({"text": TEXTS}).to_parquet(tmp_path / "val.parquet")
     (tmp_path / "params.yaml").write_text("pretrain:\n  batch_size: 32\n")  # the auto-encoder trains as these say
     (tmp_path / "README.md").write_text("# x\n<!-- bench:start -->\nstale table\n<!-- bench:end -->\ntail\n")
     run(["fsqtok", "bench", "--split", "val.parquet", "--repeats", "1", "--max-bytes", "2000",
          "--large-bytes", "3000000"], tmp_path)
     report = json.loads((tmp_path / "reports/bench/metrics.json").read_text())
-    assert set(report["tokenizers"]) == {"fsqtok", "fsqtok_noae", "bpe", "multiword", "word", "byte", "tiktoken"}
+    assert set(report["tokenizers"]) == {"fsqtok", "fsqtok_noae", "bpe", "multiword", "unigram", "word", "byte",
+                                        "tiktoken"}
     text = speed_text(TEXTS, 2000)  # the text it timed: every tokenizer's own ids of it, counted
     assert report["text_bytes"] == len(text.encode()) == sum(len(t) + 1 for t in TEXTS) - 1  # all, joined by \n
     for name, path in [("fsqtok", "models/tokenizer"), ("bpe", "models/baselines/bpe"),
                        ("word", "models/baselines/word"), ("fsqtok_noae", "models/baselines/fsqtok_noae"),
-                       ("multiword", "models/baselines/multiword"), ("byte", "byte")]:
+                       ("multiword", "models/baselines/multiword"), ("unigram", "models/baselines/unigram"),
+                       ("byte", "byte")]:
         tokenizer = load_tokenizer(tmp_path / path if path != "byte" else path)
         assert report["tokenizers"][name]["tokens"] == len(tokenizer.encode(text)), name
     assert report["tokenizers"]["byte"]["tokens"] == report["text_bytes"]

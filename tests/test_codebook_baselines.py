@@ -221,6 +221,45 @@ def test_multiword_tokenizer_joins_pretokens_and_is_lossless(tmp_path):
         load_tokenizer(tmp_path / "multiword")
 
 
+def test_unigram_baseline_is_lossless_with_fsqtok_ids(tmp_path):
+    from fsqtok.tokenizers.unigram import UnigramTokenizer
+
+    texts = [f"In the beginning {i} God created the heaven and the earth.\nAnd the earth was void." for i in range(40)]
+    tok = UnigramTokenizer.train(texts, 320)
+    assert 259 < tok.vocab_size <= 320 and tok.decode_bytes([3 + 65]) == b"A"
+    ids = tok.encode(" the earth")
+    assert all(i >= 259 for i in ids) and tok.decode(ids) == " the earth"  # learned pieces, spaces kept
+    tricky = "a\u2581b  c\n\n\t".encode() + b"\xff\xfe"  # SentencePiece's own space mark, runs of spaces
+    assert tok.decode_bytes(tok.encode_bytes(tricky)) == tricky
+    assert tok.encode_bytes("\u2581".encode()) == [3 + 0xE2, 3 + 0x96, 3 + 0x81]
+    assert validate(tok)["ok"], validate(tok)["problems"]
+    small = UnigramTokenizer.train(texts, 290)  # too few ids for all 31 characters: rare ones go to bytes
+    assert small.vocab_size == 290 and small.decode(small.encode(texts[0])) == texts[0]
+    with pytest.raises(FsqtokError, match="a vocabulary of 262 ids cannot hold the text's characters"):
+        UnigramTokenizer.train(texts, 262)
+    loaded = load_tokenizer(tok.save(tmp_path / "unigram"))
+    assert loaded.encode(texts[3]) == tok.encode(texts[3])
+    config = json.loads((tmp_path / "unigram/config.json").read_text())
+    write_bundle(tmp_path / "unigram", "fsqtok.unigram", config, files={"unigram.model": b"not a model"})
+    with pytest.raises(BundleError, match="unigram.model: not a SentencePiece model"):
+        load_tokenizer(tmp_path / "unigram")
+
+
+@settings(max_examples=50)
+@given(st.binary(max_size=120))
+def test_new_baselines_lossless_on_any_bytes(unigram_and_multiword, data):
+    for tok in unigram_and_multiword:
+        assert tok.decode_bytes(tok.encode_bytes(data)) == data
+
+
+@pytest.fixture(scope="module")
+def unigram_and_multiword():
+    from fsqtok.tokenizers.multiword import MultiwordTokenizer
+    from fsqtok.tokenizers.unigram import UnigramTokenizer
+
+    return UnigramTokenizer.train(TEXTS * 3, 300), MultiwordTokenizer.train(TEXTS, 300, 280, 16, 3)
+
+
 def test_piece_tokenizer_bundle_round_trip(tmp_path):
     from fsqtok.tokenizers.fsqtok import PieceTokenizer
 

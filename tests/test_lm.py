@@ -134,3 +134,18 @@ def test_init_from_codes_projects_piece_embeddings():
     empty = AutoEncoderTokenizer([], [], 16, model=autoencoder)
     small = Transformer(TransformerConfig(empty.vocab_size, 1, 2, 8, 8))
     init_from_codes(small, empty)  # no learned pieces: nothing to do, no error
+
+
+def test_default_run_prompts_get_their_own_continuations():
+    """The committed default run: each prompt samples its own random stream (seed + i), so the
+    trained LMs' continuations of the two prompts share no run of 16 characters."""
+    import json
+
+    from conftest import ROOT
+
+    prompts = params_from_dict({}).lm.prompts
+    samples = json.loads((ROOT / "reports/integrate/samples.json").read_text())
+    for name, texts in samples.items():
+        first, second = (text[len(prompt):] for text, prompt in zip(texts, prompts, strict=True))
+        shared = [first[i : i + 16] for i in range(len(first) - 15) if first[i : i + 16] in second]
+        assert not shared, (name, shared[:3])

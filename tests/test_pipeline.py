@@ -28,6 +28,7 @@ def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
     for path in ["data/corpus/documents.parquet", "data/split/train.parquet", "models/autoencoder/model.safetensors",
                  "models/tokenizer/vocab.json", "models/baselines/bpe/tokenizer.json",
                  "models/baselines/multiword/merges.json", "models/baselines/fsqtok_noae/vocab.json",
+                 "models/baselines/unigram/unigram.model",
                  "reports/pretrain/curve.csv", "reports/codebook/coverage.png"]:
         assert (pipeline_repo / path).exists(), path
     corpus = json.loads((pipeline_repo / "reports/corpus/metrics.json").read_text())
@@ -93,6 +94,10 @@ def check_profile_report(repo, name):
     assert summary["candidates_verified"] == codebook["verified_codes"]
     assert summary["vocab_size"] == codebook["vocab_size"]
     assert summary["bytes_per_token"]["test"]["bpe"] == tokenizers["test"]["bpe"]["bytes_per_token"]
+    assert list(summary["bytes_per_token"]["val"]) == list(tokenizers["val"])  # every tokenizer
+    lm = json.loads((repo / "reports/integrate/metrics.json").read_text())
+    assert summary["lm"] == {name: {key: lm[name][key] for key in ("val_bpb", "val_bpb_std", "val_bpb_per_seed")}
+                             for name in ("fsqtok", "bpe", "multiword", "byte")}
     assert summary["pretrain"]["best"] == pretrain["best"]
     assert {"byte_accuracy_train_over_100", "byte_accuracy_train_0_2"} <= set(pretrain["best"])
     assert sum(pretrain["val_bytes"].values()) == pytest.approx(1.0)
@@ -206,7 +211,8 @@ def check_reports(repo):
     html = (repo / "reports/evaluate/report.html").read_text()
     assert "http://" not in html and "https://" not in html.replace("https://example.org", "")
     assert html.count("data:image/png;base64,") == 4
-    assert list(evaluate["tokenizers"]["val"]) == ["fsqtok", "fsqtok_noae", "bpe", "multiword", "word", "byte"]
+    assert list(evaluate["tokenizers"]["val"]) == ["fsqtok", "fsqtok_noae", "bpe", "multiword", "unigram", "word",
+                                                        "byte"]
     for name, row in evaluate["tokenizers"]["val"].items():
         assert f"<b>{name}</b>" in html and number(row["bytes_per_token"]) in html
     assert number(evaluate["headline"]["byte_accuracy_after"]) in html
@@ -227,8 +233,8 @@ def check_reports(repo):
     samples = json.loads((repo / "reports/integrate/samples.json").read_text())
     assert set(samples) == {"fsqtok", "bpe", "multiword", "byte"} and all(len(s) == 2 for s in samples.values())
     # the saved LM bundle reproduces the stage's sample: same weights, tokenizer and seed
-    again = run(["fsqtok", "generate", "--lm", "models/lm/fsqtok", "--prompt", "The city of", "--max-tokens", "8"],
-                repo)
+    again = run(["fsqtok", "generate", "--lm", "models/lm/fsqtok", "--prompt", "The city of", "--max-tokens", "8",
+                 "--seed", "1"], repo)  # prompt i samples with seed + i
     assert again.stdout == samples["fsqtok"][1] + "\n"
     generated = run(["fsqtok", "generate", "--lm", "models/lm/byte", "--prompt", "And God", "--max-tokens", "5"], repo)
     assert generated.stdout.startswith("And God") and len(generated.stdout) <= len("And God") + 5 + 1

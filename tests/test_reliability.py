@@ -276,7 +276,7 @@ def test_reliability_resume_errors_are_one_line(tiny_params, tmp_path, capsys):
 def test_reliability_prune_reports_a_vocabulary_shortfall(pipeline_repo, tiny_params):
     params = {**tiny_params, "prune": {**tiny_params["prune"], "vocab_size": 100_000}}
     (pipeline_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for stage in ("prepare_corpus", "split", "pretrain"):
+    for stage in ("prepare_corpus", "split", "baseline_eval", "pretrain"):
         run(["python", f"pipeline/{stage}.py"], pipeline_repo)
     result = run(["python", "pipeline/prune.py"], pipeline_repo)
     metrics = json.loads((pipeline_repo / "reports/codebook/metrics.json").read_text())

@@ -235,7 +235,7 @@ class EvaluateConfig:
             _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
 
 
-TokenizerName = Literal["fsqtok", "fsqtok_noae", "bpe", "multiword", "word", "byte"]
+TokenizerName = Literal["fsqtok", "fsqtok_noae", "bpe", "multiword", "unigram", "word", "byte"]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The summary of a finished profile run (`fsqtok exp --profile ...`): what a reader of
 reports/profiles/<name>/ needs without the run's workspace — the pretrain curve and best
-metrics with their train-frequency buckets, the verified vocabulary, compression against BPE of
-the same size on val and test, and the seed's three test strings through the auto-encoder."""
+metrics with their train-frequency buckets, the verified vocabulary, every tokenizer's compression
+on val and test (same vocabulary size), the LMs' bits-per-byte per seed, and the seed's three test
+strings through the auto-encoder."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ def profile_summary(root: Path) -> dict:
         "candidates_verified": codebook["verified_codes"],
         "vocab_size": codebook["vocab_size"],
         "vocab_shortfall": codebook["vocab_shortfall"],
-        "bytes_per_token": {split: {name: tokenizers[split][name]["bytes_per_token"] for name in ("fsqtok", "bpe")}
+        "bytes_per_token": {split: {name: row["bytes_per_token"] for name, row in tokenizers[split].items()}
                             for split in ("val", "test")},
+        "lm": {name: {key: row[key] for key in ("val_bpb", "val_bpb_std", "val_bpb_per_seed")}
+               for name, row in read_json(reports / "integrate/metrics.json").items() if isinstance(row, dict)},
         "seed_strings": {text: tokenizer.reconstruct(text) for text in SEED_STRINGS},
     }
 

@@ -12,6 +12,7 @@ from fsqtok.store.files import atomic_write_bytes, read_json
 
 TOKENIZER_NAMES = {"fsqtok": "fsqtok", "fsqtok_noae": "fsqtok's selection, no auto-encoder filter",
                    "bpe": "BPE (HF `tokenizers`)", "multiword": "multi-word BPE (two-stage, SuperBPE recipe)",
+                   "unigram": "Unigram (SentencePiece)",
                    "word": "word top-k + byte fallback", "byte": "byte"}
 
 

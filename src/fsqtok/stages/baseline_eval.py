@@ -1,5 +1,5 @@
 """The baseline_eval stage: the untrained auto-encoder (fixed seed) through the reconstruction
-suite, and BPE / multi-word BPE / word / byte baselines trained on train at prune.vocab_size
+suite, and BPE / multi-word BPE / Unigram / word / byte baselines trained on train at prune.vocab_size
 through the tokenizer suite on val. The "before" that evaluate compares against."""
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from fsqtok.store.files import read_texts, write_json
 from fsqtok.tokenizers.base import FIRST_LEARNED_ID
 from fsqtok.tokenizers.baselines import BPETokenizer, ByteTokenizer, WordTokenizer
 from fsqtok.tokenizers.multiword import MultiwordTokenizer
+from fsqtok.tokenizers.unigram import UnigramTokenizer
 
 PARAMS = ("seed", "chunking", "autoencoder", "fsq", "prune.vocab_size", "baseline", "evaluate", "tracking")
 
 
 def run_baseline_eval(params: Params, split_dir: Path, baselines_dir: Path, metrics: Path, untrained: Path,
                       tracker) -> dict:
-    """Writes the BPE, multiword and word bundles under `baselines_dir`, the numbers to `metrics` and the
+    """Writes the BPE, multiword, unigram and word bundles under `baselines_dir`, the numbers to `metrics` and the
     untrained auto-encoder's full report (per-case texts included) to `untrained`."""
     train, val = read_texts(split_dir / "train.parquet"), read_texts(split_dir / "val.parquet")
     torch.manual_seed(params.seed)
@@ -34,12 +35,13 @@ def run_baseline_eval(params: Params, split_dir: Path, baselines_dir: Path, metr
     multiword = MultiwordTokenizer.train(train, vocab_size, transition,
                                          params.chunking.max_chunk_bytes, params.baseline.multiword_max_pretokens)
     baselines = {"bpe": BPETokenizer.train(train, vocab_size), "multiword": multiword,
-                 "word": WordTokenizer.train(train, vocab_size), "byte": ByteTokenizer()}
+                 "unigram": UnigramTokenizer.train(train, vocab_size), "word": WordTokenizer.train(train, vocab_size),
+                 "byte": ByteTokenizer()}
     timed = speed_text(val, params.evaluate.speed_bytes)
     report = {"untrained_autoencoder": without_cases(before),
               "tokenizers": {name: tokenizer_report(tok, val, timed, params.evaluate.speed_repeats)
                              for name, tok in baselines.items()}}
-    for name in ("bpe", "multiword", "word"):
+    for name in ("bpe", "multiword", "unigram", "word"):
         baselines[name].save(baselines_dir / name)
     write_json(metrics, report)
     write_json(untrained, before)

@@ -61,10 +61,11 @@ def lm_row(tokenizer: Tokenizer, model: Transformer, curves: dict[str, list[dict
 
 
 def samples(model: Transformer, tokenizer: Tokenizer, config: LMConfig, seed: int) -> list[str]:
-    """A continuation of each of lm.prompts, prompt included."""
+    """A continuation of each of lm.prompts, prompt included; prompt i samples with seed `seed + i`
+    (its own random stream: `fsqtok generate --prompt P --seed S` gives the same text)."""
     return [prompt + tokenizer.decode(generate(model, tokenizer.encode(prompt, add_bos=True), config.sample_tokens,
-                                               EOS_ID, config.temperature, config.top_k, config.top_p, seed))
-            for prompt in config.prompts]
+                                               EOS_ID, config.temperature, config.top_k, config.top_p, seed + i))
+            for i, prompt in enumerate(config.prompts)]
 
 
 def run_integrate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir: Path, models: Path,

@@ -10,10 +10,12 @@ from fsqtok.tokenizers.baselines import BPETokenizer, ByteTokenizer, WordTokeniz
 from fsqtok.tokenizers.fsqtok import PIECES, TOKENIZER, AutoEncoderTokenizer, PieceTokenizer
 from fsqtok.tokenizers.multiword import KIND as MULTIWORD
 from fsqtok.tokenizers.multiword import MultiwordTokenizer
+from fsqtok.tokenizers.unigram import KIND as UNIGRAM
+from fsqtok.tokenizers.unigram import UnigramTokenizer
 
-BASELINE_BUNDLES = ("fsqtok_noae", "bpe", "multiword", "word")  # models/baselines/<name>/, in table order
+BASELINE_BUNDLES = ("fsqtok_noae", "bpe", "multiword", "unigram", "word")  # models/baselines/<name>/, in table order
 LOADERS = {TOKENIZER: AutoEncoderTokenizer.load, PIECES: PieceTokenizer.load, "fsqtok.bpe": BPETokenizer.load,
-           "fsqtok.word": WordTokenizer.load, MULTIWORD: MultiwordTokenizer.load}
+           "fsqtok.word": WordTokenizer.load, MULTIWORD: MultiwordTokenizer.load, UNIGRAM: UnigramTokenizer.load}
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:
