@@ -10,7 +10,7 @@ import torch
 from conftest import run
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import params_from_dict
-from fsqtok.eval.judge import KneserNeyBytes, distinct_n, judge
+from fsqtok.eval.judge import KneserNeyBytes, distinct_n, judge, judge_spread, train_judge
 from fsqtok.flow.data import latent_windows
 from fsqtok.flow.io import load_flow, save_flow
 from fsqtok.flow.model import AdaLNZeroBlock, FlowModelConfig, FlowTransformer
@@ -150,3 +150,21 @@ def test_judge_prefers_real_text_and_punishes_repetition():
     repeated, varied = judge(model, ["the the the the the the"]), judge(model, [held_out])
     assert repeated["distinct_4"] < varied["distinct_4"] and repeated["unigram_entropy"] == 0.0
     assert distinct_n("a b a b", 2) == 2 / 3
+
+
+def test_judge_spread_is_the_mean_and_standard_error_of_the_samples():
+    model = KneserNeyBytes(b"the cat sat on the mat. " * 20, 3)
+    samples = ["the cat sat", "zq xj vvv", "on the mat."]
+    scores = [model.bits_per_byte(s.encode()) for s in samples]
+    spread = judge_spread(model, samples)
+    mean = sum(scores) / 3
+    assert spread["judge_bpb"] == pytest.approx(mean) and spread["samples"] == 3
+    assert spread["judge_bpb_se"] == pytest.approx((sum((x - mean) ** 2 for x in scores) / 2) ** 0.5 / 3 ** 0.5)
+    assert judge_spread(model, ["the cat"])["judge_bpb_se"] == 0.0
+
+
+def test_the_judge_learns_from_the_odd_train_documents_only():
+    train = ["aaaa", "bbbb", "cccc", "dddd"]
+    model = train_judge(train, 2, 100)
+    assert model.bits_per_byte(b"bbbb") < model.bits_per_byte(b"aaaa")  # b and d seen, a and c not
+    assert train_judge(train, 2, 4).bits_per_byte(b"dddd") > model.bits_per_byte(b"dddd")  # bytes cap: "bbbb" only

@@ -230,6 +230,9 @@ def check_reports(repo):
     assert set(integrate) == {"fsqtok", "bpe", "multiword", "byte", "fsqtok_vs_bpe_bpb_ratio"}
     assert len({integrate[t]["val_bytes"] for t in ("fsqtok", "bpe", "multiword", "byte")}) == 1  # same val bytes
     assert integrate["fsqtok_vs_bpe_bpb_ratio"] == integrate["fsqtok"]["val_bpb"] / integrate["bpe"]["val_bpb"]
+    for name in ("fsqtok", "bpe", "multiword", "byte"):  # each LM's unconditional samples, judged
+        row = integrate[name]
+        assert row["samples"] == 2 and row["judge_bpb"] > 0 and row["judge_bpb_se"] >= 0
     samples = json.loads((repo / "reports/integrate/samples.json").read_text())
     assert set(samples) == {"fsqtok", "bpe", "multiword", "byte"} and all(len(s) == 2 for s in samples.values())
     # the saved LM bundle reproduces the stage's sample: same weights, tokenizer and seed

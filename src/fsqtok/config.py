@@ -302,14 +302,12 @@ class FlowConfig(OptimConfig):
     samples: int = 8  # unconditional samples per generator and setting
     step_counts: list[int] = field(default_factory=lambda: [10, 50])  # Euler steps compared for the flow
     temperatures: list[float] = field(default_factory=lambda: [0.8, 1.0])  # LM sampling temperatures compared
-    judge_order: int = 5  # the judge: an interpolated Kneser-Ney byte n-gram model of this order
-    judge_bytes: int = 1_000_000  # UTF-8 bytes of train documents (the half not used for latents) it learns from
 
     def __post_init__(self) -> None:
         super().__post_init__()
         for key in ("seq_chunks", "d_model", "n_layer", "n_head", "batch_size", "max_train_bytes",
                     "checkpoint_every", "keep_checkpoints", "sample_steps", "sample_bytes",
-                    "samples", "judge_order", "judge_bytes", "ce_positions", "max_val_bytes"):
+                    "samples", "ce_positions", "max_val_bytes"):
             _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
         _require(self.d_model % self.n_head == 0, "d_model", f"divisible by n_head={self.n_head}", self.d_model)
         _require(self.noise_std > 0, "noise_std", "> 0", self.noise_std)
@@ -318,6 +316,21 @@ class FlowConfig(OptimConfig):
                  "a non-empty list of positive integers", self.step_counts)
         _require(len(self.temperatures) > 0 and all(t > 0 for t in self.temperatures), "temperatures",
                  "a non-empty list of positive numbers", self.temperatures)
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """The one judge of every generator's samples (integrate's LMs, flow): an interpolated
+    Kneser-Ney byte n-gram model of the odd train documents (the flow learns from the even ones)."""
+
+    order: int = 5  # n-gram order
+    train_bytes: int = 1_000_000  # UTF-8 bytes of train documents it learns from
+    samples: int = 16  # unconditional samples per LM in integrate
+    sample_bytes: int = 200  # bytes per sample
+
+    def __post_init__(self) -> None:
+        for key in ("order", "train_bytes", "samples", "sample_bytes"):
+            _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
 
 
 @dataclass(frozen=True)
@@ -352,6 +365,7 @@ class Params:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     lm: LMConfig = field(default_factory=LMConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 

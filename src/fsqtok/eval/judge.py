@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from collections import Counter
+
+from fsqtok.text.split import take_bytes
 
 DISCOUNT = 0.75  # the usual absolute discount of Kneser-Ney
 ALPHABET = 256
@@ -68,6 +71,20 @@ def distinct_n(text: str, n: int) -> float:
     words = WORDS.findall(text)
     grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
     return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def train_judge(train: list[str], order: int, train_bytes: int) -> KneserNeyBytes:
+    """The judge of the pipeline: learnt from the odd train documents (the flow's latents come from
+    the even ones), at most `train_bytes` of them."""
+    return KneserNeyBytes("\n".join(take_bytes(train[1::2], train_bytes)[0]).encode("utf-8"), order)
+
+
+def judge_spread(model: KneserNeyBytes, samples: list[str]) -> dict:
+    """The judge's bits per byte of each sample: their mean and its standard error.
+    Example: two samples scoring 2.0 and 4.0 -> {"judge_bpb": 3.0, "judge_bpb_se": 1.0, "samples": 2}"""
+    scores = [model.bits_per_byte(text.encode("utf-8")) for text in samples]
+    se = statistics.stdev(scores) / math.sqrt(len(scores)) if len(scores) > 1 else 0.0
+    return {"judge_bpb": statistics.mean(scores), "judge_bpb_se": se, "samples": len(scores)}
 
 
 def judge(model: KneserNeyBytes, samples: list[str]) -> dict:

@@ -1,4 +1,5 @@
-"""Sampling from a trained LM: temperature, top-k and top-p; stops at <eos>. Apart from the model."""
+"""Sampling from a trained LM: temperature, top-k and top-p; stops at <eos>. Apart from the model,
+it knows only a tokenizer's byte decoding (unconditional_samples)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,19 @@ def generate(model: Transformer, prompt: list[int], max_new: int, eos_id: int, t
         ids.append(next_id)
         out.append(next_id)
     return out
+
+
+def unconditional_samples(model: Transformer, decode_bytes, bos_id: int, eos_id: int, n: int, n_bytes: int,
+                          temperature: float, top_k: int, top_p: float, seed: int) -> list[str]:
+    """`n` samples from <bos>, each `n_bytes` UTF-8 bytes long: a document that ends early is
+    followed by the next (after a newline). Sample i, attempt a uses seed
+    seed * 100_003 + i * 101 + a. `decode_bytes` turns ids into bytes (the tokenizer's)."""
+    samples = []
+    for i in range(n):
+        data, attempt = b"", 0
+        while len(data) < n_bytes:
+            ids = generate(model, [bos_id], n_bytes, eos_id, temperature, top_k, top_p,
+                           seed * 100_003 + i * 101 + attempt)
+            data, attempt = data + decode_bytes(ids) + b"\n", attempt + 1
+        samples.append(data[:n_bytes].decode("utf-8", "replace"))
+    return samples

@@ -12,13 +12,13 @@ from fsqtok.autoencoder.data import unpack_chunks
 from fsqtok.autoencoder.infer import decode_indices
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import Params
-from fsqtok.eval.judge import KneserNeyBytes, judge
+from fsqtok.eval.judge import judge, train_judge
 from fsqtok.flow.data import LatentWindows, latent_windows
 from fsqtok.flow.io import save_flow
 from fsqtok.flow.sample import generate, snap
 from fsqtok.flow.train import FlowRun
 from fsqtok.lm.io import load_lm
-from fsqtok.lm.sample import generate as generate_tokens
+from fsqtok.lm.sample import unconditional_samples
 from fsqtok.report.html import flow_report
 from fsqtok.runtime.distributed import init_world, shutdown
 from fsqtok.store.bundle import WEIGHTS
@@ -26,10 +26,10 @@ from fsqtok.store.checkpoint import Checkpointer
 from fsqtok.store.files import atomic_write_bytes, read_texts, write_csv, write_json
 from fsqtok.store.provenance import run_key
 from fsqtok.text.split import take_bytes
-from fsqtok.tokenizers.base import BOS_ID, EOS_ID, Tokenizer
+from fsqtok.tokenizers.base import BOS_ID, EOS_ID
 from fsqtok.tokenizers.loading import load_tokenizer, tokenizer_paths
 
-PARAMS = ("distributed", "seed", "lm", "flow", "tracking")  # the params it reads; dvc.yaml lists the same
+PARAMS = ("distributed", "seed", "lm", "flow", "judge", "tracking")  # the params it reads; dvc.yaml lists the same
 
 
 def ceiling(autoencoder: ByteAutoEncoder, windows: LatentWindows, mode: str, vocab: torch.Tensor) -> dict:
@@ -47,19 +47,6 @@ def cut(data: bytes, n_bytes: int) -> str:
     return data[:n_bytes].decode("utf-8", "replace")
 
 
-def lm_samples(lm, tokenizer: Tokenizer, params: Params, temperature: float) -> list[str]:
-    """flow.samples unconditional samples from <bos>, documents run on until flow.sample_bytes bytes."""
-    config, samples = params.flow, []
-    for i in range(config.samples):
-        data, attempt = b"", 0
-        while len(data) < config.sample_bytes:
-            ids = generate_tokens(lm, [BOS_ID], config.sample_bytes, EOS_ID, temperature, params.lm.top_k,
-                                  params.lm.top_p, params.seed * 100_003 + i * 101 + attempt)
-            data, attempt = data + tokenizer.decode_bytes(ids) + b"\n", attempt + 1
-        samples.append(cut(data, config.sample_bytes))
-    return samples
-
-
 def generator_samples(params: Params, flow, autoencoder, vocab: torch.Tensor, lm_dir: Path, paths: dict,
                       val: list[str]) -> dict[str, dict[str, list[str]]]:
     """{generator: {setting: samples}}; each generator's default setting comes first."""
@@ -73,7 +60,9 @@ def generator_samples(params: Params, flow, autoencoder, vocab: torch.Tensor, lm
     for name in params.lm.tokenizers:
         tokenizer = load_tokenizer(paths[name])
         lm = load_lm(lm_dir / name, tokenizer)
-        out[name] = {f"t{t:g}": lm_samples(lm, tokenizer, params, t) for t in temperatures}
+        out[name] = {f"t{t:g}": unconditional_samples(lm, tokenizer.decode_bytes, BOS_ID, EOS_ID, config.samples,
+                                                      config.sample_bytes, t, params.lm.top_k, params.lm.top_p,
+                                                      params.seed) for t in temperatures}
     text = "\n".join(val).encode("utf-8")
     out["val_text"] = {"data": [cut(text[i * config.sample_bytes :], config.sample_bytes)
                                 for i in range(config.samples)]}
@@ -86,7 +75,7 @@ def run_flow(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir
     tokenizer = load_tokenizer(tokenizer_dir)
     autoencoder = tokenizer.model
     train = read_texts(split_dir / "train.parquet")
-    latent_half, judge_half = train[0::2], train[1::2]  # the judge learns from text the flow never saw
+    latent_half = train[0::2]  # the judge learns from the other half (train_judge): text the flow never saw
     val = take_bytes(read_texts(split_dir / "val.parquet"), config.max_val_bytes)[0]
     windows = {"train": latent_windows(autoencoder, take_bytes(latent_half, config.max_train_bytes)[0],
                                        config.seq_chunks), "val": latent_windows(autoencoder, val, config.seq_chunks)}
@@ -102,8 +91,7 @@ def run_flow(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir
         return {}
     save_flow(flow, config, tokenizer_dir, out, meta={"step": state.step, "metrics": state.history[-1]})
     vocab = tokenizer.code_tensor()
-    judge_model = KneserNeyBytes("\n".join(take_bytes(judge_half, config.judge_bytes)[0]).encode("utf-8"),
-                                 config.judge_order)
+    judge_model = train_judge(train, params.judge.order, params.judge.train_bytes)
     samples = generator_samples(params, flow, autoencoder, vocab, lm_dir, tokenizer_paths(tokenizer_dir,
                                                                                            baselines_dir), val)
     generators = {}

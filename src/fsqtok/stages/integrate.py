@@ -9,11 +9,12 @@ from pathlib import Path
 import torch
 
 from fsqtok.config import LMConfig, Params
+from fsqtok.eval.judge import judge_spread, train_judge
 from fsqtok.lm.data import encode_documents, pack
 from fsqtok.lm.embedding_init import init_from_codes
 from fsqtok.lm.io import save_lm
 from fsqtok.lm.model import Transformer, TransformerConfig
-from fsqtok.lm.sample import generate
+from fsqtok.lm.sample import generate, unconditional_samples
 from fsqtok.lm.train import bits_per_byte, train_lm
 from fsqtok.report.plots import plot_lines
 from fsqtok.runtime.device import resolve_device
@@ -23,7 +24,7 @@ from fsqtok.text.split import take_bytes
 from fsqtok.tokenizers.base import BOS_ID, EOS_ID, Tokenizer
 from fsqtok.tokenizers.loading import load_tokenizer, tokenizer_paths
 
-PARAMS = ("distributed", "seed", "device", "precision", "lm", "tracking")  # all it reads; dvc.yaml the same
+PARAMS = ("distributed", "seed", "device", "precision", "lm", "judge", "tracking")  # all it reads; dvc.yaml the same
 
 
 def train_one(tokenizer: Tokenizer, train: list[str], val_rows, val_bytes: int, params: Params, seed: int,
@@ -68,6 +69,16 @@ def samples(model: Transformer, tokenizer: Tokenizer, config: LMConfig, seed: in
             for i, prompt in enumerate(config.prompts)]
 
 
+def judged_samples(model: Transformer, tokenizer: Tokenizer, params: Params, judge_model) -> dict:
+    """judge.samples unconditional samples of judge.sample_bytes bytes at lm.temperature, scored by
+    the judge: judge_bpb (mean over samples) and judge_bpb_se (its standard error)."""
+    config = params.lm
+    texts = unconditional_samples(model, tokenizer.decode_bytes, BOS_ID, EOS_ID, params.judge.samples,
+                                  params.judge.sample_bytes, config.temperature, config.top_k, config.top_p,
+                                  params.seed)
+    return judge_spread(judge_model, texts)
+
+
 def run_integrate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir: Path, models: Path,
                   reports: Path, tracker) -> dict:
     """Trains lm.seeds LMs per tokenizer; saves the first seed's LM to models/<tokenizer>/ and
@@ -78,6 +89,7 @@ def run_integrate(params: Params, split_dir: Path, tokenizer_dir: Path, baseline
     train = read_texts(split_dir / "train.parquet")
     val, val_bytes = take_bytes(read_texts(split_dir / "val.parquet"), config.max_val_bytes)
     table, curve_rows, sampled = {}, [], {}
+    judge_model = train_judge(train, params.judge.order, params.judge.train_bytes) if world.is_main else None
     for name in config.tokenizers:
         tokenizer = load_tokenizer(paths[name])
         val_rows = pack([tokenizer.encode(t) for t in val], config.context_tokens, BOS_ID, EOS_ID, None)
@@ -92,7 +104,8 @@ def run_integrate(params: Params, split_dir: Path, tokenizer_dir: Path, baseline
         if not world.is_main:
             continue
         model, curve = models_by_seed[str(params.seed)], curves[str(params.seed)]  # the one saved and sampled
-        table[name] = lm_row(tokenizer, model, curves, val_bytes)
+        table[name] = {**lm_row(tokenizer, model, curves, val_bytes), **judged_samples(model, tokenizer, params,
+                                                                                       judge_model)}
         curve_rows += [{"tokenizer": name, **row} for row in curve]
         sampled[name] = samples(model, tokenizer, config, params.seed)
         save_lm(model.cpu(), tokenizer, models / name, meta={"curve": curve, "row": table[name]})
