@@ -131,7 +131,7 @@ def ablation_paragraph(val: dict[str, dict], codebook: dict) -> str:
     return (f"<h2>What the auto-encoder buys</h2><p>fsqtok encodes val at {ours:.3f} bytes/token; the same "
             f"selection and encoder with every candidate counted as verified (fsqtok_noae) reach {noae:.3f}, so the "
             f"auto-encoder's filter is worth {ours / noae:.3f}× in compression. Of the {codebook['learned_pieces']:,} "
-            f"pieces fsqtok_noae picks, {codebook['noae_pieces_verified']:,} are in fsqtok's vocabulary; the "
+            f"pieces fsqtok_noae picks, {codebook['noae_pieces_shared']:,} are in fsqtok's vocabulary; the "
             f"auto-encoder reconstructs {codebook['bpe_pieces_verified']:.1%} of the BPE baseline's pieces exactly. "
             f"Against the multi-word BPE ({multiword:.3f} bytes/token) fsqtok stands at {ours / multiword:.3f}×.</p>")
 

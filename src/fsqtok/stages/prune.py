@@ -64,7 +64,7 @@ def run_prune(params: Params, autoencoder: Path, split_dir: Path, bpe: Path, out
         "vocab_shortfall": config.vocab_size - tokenizer.vocab_size,  # ids prune.vocab_size asked for but not verified
         "val": tokenization_metrics(tokenizer, val),
         "noae_val": tokenization_metrics(noae, val),
-        "noae_pieces_verified": sum(p in tokenizer.vocab.piece_to_id for p in noae.vocab.pieces),
+        "noae_pieces_shared": sum(p in tokenizer.vocab.piece_to_id for p in noae.vocab.pieces),  # also in fsqtok's
         "bpe_pieces_verified": bpe_pieces_verified(model, load_tokenizer(bpe), config.batch_size),
     }
     tokenizer.save(out, meta={"autoencoder": ae_meta, "codebook": metrics,

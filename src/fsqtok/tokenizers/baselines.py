@@ -187,14 +187,19 @@ class BPETokenizer(Tokenizer):
                             files={"tokenizer.json": self.hf.to_str().encode()})
 
     @classmethod
-    def load(cls, path: str | Path) -> BPETokenizer:
+    def from_file(cls, path: Path) -> BPETokenizer:
+        """The BPE of a HF tokenizer.json inside a bundle; a broken file is a BundleError naming it."""
         from tokenizers import Tokenizer as HFTokenizer
 
+        try:
+            return cls(HFTokenizer.from_file(str(path)))
+        except Exception as err:  # tokenizers raises a bare Exception for bad JSON
+            raise BundleError(f"{path}: not a HF tokenizer file ({err})") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> BPETokenizer:
         path = Path(path)
         config, _, _ = read_bundle(path, "fsqtok.bpe", weights=False)
-        try:
-            tokenizer = cls(HFTokenizer.from_file(str(path / "tokenizer.json")))
-        except Exception as err:  # tokenizers raises a bare Exception for bad JSON
-            raise BundleError(f"{path / 'tokenizer.json'}: not a HF tokenizer file ({err})") from None
+        tokenizer = cls.from_file(path / "tokenizer.json")
         check_vocab_size(path / "tokenizer.json", tokenizer.vocab_size, config)
         return tokenizer

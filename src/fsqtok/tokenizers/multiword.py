@@ -159,14 +159,9 @@ class MultiwordTokenizer(Tokenizer):
 
     @classmethod
     def load(cls, path: str | Path) -> MultiwordTokenizer:
-        from tokenizers import Tokenizer as HFTokenizer
-
         path = Path(path)
         config, _, _ = read_bundle(path, KIND, weights=False)
-        try:
-            stage1 = BPETokenizer(HFTokenizer.from_file(str(path / "tokenizer.json")))
-        except Exception as err:  # tokenizers raises a bare Exception for bad JSON
-            raise BundleError(f"{path / 'tokenizer.json'}: not a HF tokenizer file ({err})") from None
+        stage1 = BPETokenizer.from_file(path / "tokenizer.json")
         try:
             merges = [(int(a), int(b)) for a, b in read_json_file(path / MERGES_FILE, expect=list)]
             tokenizer = cls(stage1, merges)
