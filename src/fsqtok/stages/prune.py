@@ -30,7 +30,7 @@ def occurrence_coverage(code_counts: dict, kept_codes: list[int]) -> float:
 def bpe_pieces_verified(model, bpe, batch_size: int) -> float:
     """Share of the BPE baseline's multi-byte pieces that are fixed points of the auto-encoder:
     how much of a strong vocabulary fsqtok could use at all."""
-    pieces = [p for p in map(bpe.decode_bytes, ([i] for i in range(FIRST_LEARNED_ID, bpe.vocab_size))) if len(p) > 1]
+    pieces = [p for i in range(FIRST_LEARNED_ID, bpe.vocab_size) if len(p := bpe.decode_bytes([i])) > 1]
     return len(fixed_points(model, pieces, batch_size)[1]) / max(1, len(pieces))
 
 

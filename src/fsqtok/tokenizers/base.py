@@ -37,6 +37,24 @@ def id_table(pieces: list[bytes]) -> list[bytes]:
     return [b""] * N_SPECIAL + [bytes([b]) for b in range(256)] + pieces
 
 
+def encode_utf8_runs(data: bytes, encode_text, byte_ids: list[int]) -> list[int]:
+    """Ids of any bytes for a tokenizer that takes only valid text (HF BPE, SentencePiece): each
+    valid UTF-8 run through `encode_text` (str -> ids), each byte no decoding accepts as
+    byte_ids[byte]. Example: (b"a\xffb", lambda t: [ord(t)], list(range(256))) -> [97, 255, 98]"""
+    ids, pos = [], 0
+    while pos < len(data):
+        try:
+            text, end, bad = data[pos:].decode("utf-8"), len(data), b""
+        except UnicodeDecodeError as err:
+            text, end = data[pos : pos + err.start].decode("utf-8"), pos + err.end
+            bad = data[pos + err.start : end]
+        if text:
+            ids += encode_text(text)
+        ids += [byte_ids[b] for b in bad]
+        pos = end
+    return ids
+
+
 def as_id_list(ids) -> list[int]:
     """Any iterable of integers (list, tuple, generator, numpy array, tensor) as a list of
     Python ints. A bool or a non-integer is an error: True would otherwise read as id 1.

@@ -19,6 +19,7 @@ from fsqtok.tokenizers.base import (
     SPECIAL_TOKENS,
     Tokenizer,
     as_id_list,
+    encode_utf8_runs,
     id_table,
     join_pieces,
 )
@@ -152,24 +153,9 @@ class BPETokenizer(Tokenizer):
         return self.hf.get_vocab_size()
 
     def encode_bytes(self, data: bytes) -> list[int]:
-        try:
-            return self.hf.encode(data.decode("utf-8"), add_special_tokens=False).ids
-        except UnicodeDecodeError:
-            return self._encode_mixed(data)
-
-    def _encode_mixed(self, data: bytes) -> list[int]:
         """Valid UTF-8 runs through BPE, each undecodable byte as its byte-level token."""
-        ids, pos = [], 0
-        while pos < len(data):
-            try:
-                ids += self.hf.encode(data[pos:].decode("utf-8"), add_special_tokens=False).ids
-                break
-            except UnicodeDecodeError as err:
-                if err.start:
-                    ids += self.hf.encode(data[pos : pos + err.start].decode("utf-8"), add_special_tokens=False).ids
-                ids += [self._byte_ids[b] for b in data[pos + err.start : pos + err.end]]
-                pos += err.end
-        return ids
+        return encode_utf8_runs(data, lambda text: self.hf.encode(text, add_special_tokens=False).ids,
+                                self._byte_ids)
 
     def decode_bytes(self, ids: list[int]) -> bytes:
         return join_pieces(self._id_bytes, ids, self.name)

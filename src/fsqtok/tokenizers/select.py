@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-import torch
-
 from fsqtok.autoencoder.infer import decode_indices, encode_chunks
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.tokenizers.base import FIRST_LEARNED_ID
@@ -64,9 +62,9 @@ def rank_by_bytes_saved(candidates: Counter) -> list[bytes]:
 
 def fixed_points(model: ByteAutoEncoder, strings: list[bytes], batch_size: int) -> tuple[list[int], dict[bytes, int]]:
     """(code of each string, {string: code} for the strings the decoder gives back from their code)."""
-    codes = encode_chunks(model, strings, batch_size).tolist()
-    decoded = decode_indices(model, torch.tensor(codes, dtype=torch.int64), batch_size)
-    return codes, {s: c for s, c, d in zip(strings, codes, decoded, strict=True) if d == s}
+    codes = encode_chunks(model, strings, batch_size)  # (N,)
+    decoded = decode_indices(model, codes, batch_size)
+    return codes.tolist(), {s: c for s, c, d in zip(strings, codes.tolist(), decoded, strict=True) if d == s}
 
 
 def prune(model: ByteAutoEncoder, candidates: Counter, n_pieces: int, batch_size: int, sample: bytes,

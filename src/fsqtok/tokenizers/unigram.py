@@ -14,11 +14,12 @@ from pathlib import Path
 
 from fsqtok.errors import FsqtokError
 from fsqtok.store.bundle import BundleError, check_vocab_size, read_bundle, write_bundle
-from fsqtok.tokenizers.base import BYTE_OFFSET, FIRST_LEARNED_ID, N_SPECIAL, Tokenizer, join_pieces
+from fsqtok.tokenizers.base import BYTE_OFFSET, FIRST_LEARNED_ID, N_SPECIAL, Tokenizer, encode_utf8_runs, join_pieces
 
 KIND = "fsqtok.unigram"
 MODEL_FILE = "unigram.model"
 SPACE = "\u2581"
+BYTE_IDS = [BYTE_OFFSET + b for b in range(256)]
 RAW = re.compile(rb"\xe2\x96\x81")  # "▁" in UTF-8: never handed to SentencePiece
 # Share of the text's characters given their own piece, tried in turn: every one where the
 # vocabulary has room, fewer (the rest spelled by byte fallback) in a small vocabulary.
@@ -81,23 +82,13 @@ class UnigramTokenizer(Tokenizer):
     def encode_bytes(self, data: bytes) -> list[int]:
         ids, pos = [], 0
         for match in RAW.finditer(data):
-            ids += self._encode_utf8_or_bytes(data[pos : match.start()]) + [BYTE_OFFSET + b for b in match.group()]
+            ids += self._encode_text_bytes(data[pos : match.start()]) + [BYTE_OFFSET + b for b in match.group()]
             pos = match.end()
-        return ids + self._encode_utf8_or_bytes(data[pos:])
+        return ids + self._encode_text_bytes(data[pos:])
 
-    def _encode_utf8_or_bytes(self, data: bytes) -> list[int]:
+    def _encode_text_bytes(self, data: bytes) -> list[int]:
         """Valid UTF-8 runs through SentencePiece, each undecodable byte as its byte token."""
-        ids, pos = [], 0
-        while pos < len(data):
-            try:
-                text = data[pos:].decode("utf-8")
-                end = len(data)
-            except UnicodeDecodeError as err:
-                text, end = data[pos : pos + err.start].decode("utf-8"), pos + err.end
-            ids += [self.to_ours[i] for i in self.sp.encode(text)] if text else []
-            ids += [BYTE_OFFSET + b for b in data[pos + len(text.encode("utf-8")) : end]]
-            pos = end
-        return ids
+        return encode_utf8_runs(data, lambda text: [self.to_ours[i] for i in self.sp.encode(text)], BYTE_IDS)
 
     def decode_bytes(self, ids: list[int]) -> bytes:
         return join_pieces(self._id_bytes, ids, self.name)
