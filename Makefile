@@ -8,7 +8,7 @@ PORT ?= 5000
 
 .PHONY: install repro repro-seed repro-long test ui ui-check bench lint docs
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/fsqtok/tokenizers/_core.pyx
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,hf]'

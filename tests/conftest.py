@@ -15,6 +15,17 @@ from hypothesis import settings
 from fsqtok.config import params_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_4K = ROOT / "tests" / "fixtures" / "fsqtok-4k"  # the default run's 3,837 pieces as a bundle, no weights
+
+
+def shipped_texts(bible_chapters: int, wikipedia_summaries: int) -> list[str]:
+    """The first documents of both corpora that ship in pip packages."""
+    from fsqtok.config import CorpusConfig, SourceConfig
+    from fsqtok.text.corpus import iter_documents
+
+    config = CorpusConfig(sources=[SourceConfig(kind="kjv", max_documents=bible_chapters),
+                                   SourceConfig(kind="wikipedia_summaries", max_documents=wikipedia_summaries)])
+    return [data.decode("utf-8") for _, _, data in iter_documents(config)]
 
 # No per-example deadline: timing belongs in `make bench`, and a busy CI machine pausing for
 # GC must not fail a property test.

@@ -1,4 +1,5 @@
 import json
+import os
 
 import pandas as pd
 import torch
@@ -6,7 +7,7 @@ import torch
 from conftest import run
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import params_from_dict
-from fsqtok.eval.suite import speed_text
+from fsqtok.eval.suite import speed_documents
 from fsqtok.tokenizers.baselines import BPETokenizer, WordTokenizer
 from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer, PieceTokenizer
 from fsqtok.tokenizers.loading import load_tokenizer
@@ -35,18 +36,23 @@ def test_bench_writes_a_well_formed_report(tmp_path):
     report = json.loads((tmp_path / "reports/bench/metrics.json").read_text())
     assert set(report["tokenizers"]) == {"fsqtok", "fsqtok_noae", "bpe", "multiword", "unigram", "word", "byte",
                                         "tiktoken"}
-    text = speed_text(TEXTS, 2000)  # the text it timed: every tokenizer's own ids of it, counted
+    text = "\n".join(speed_documents(TEXTS, 2000))  # the text it timed: every tokenizer's own ids of it, counted
     assert report["text_bytes"] == len(text.encode()) == sum(len(t) + 1 for t in TEXTS) - 1  # all, joined by \n
     for name, path in [("fsqtok", "models/tokenizer"), ("bpe", "models/baselines/bpe"),
                        ("word", "models/baselines/word"), ("fsqtok_noae", "models/baselines/fsqtok_noae"),
                        ("multiword", "models/baselines/multiword"), ("unigram", "models/baselines/unigram"),
                        ("byte", "byte")]:
         tokenizer = load_tokenizer(tmp_path / path if path != "byte" else path)
-        assert report["tokenizers"][name]["tokens"] == len(tokenizer.encode(text)), name
-    assert report["tokenizers"]["byte"]["tokens"] == report["text_bytes"]
+        assert report["tokenizers"][name]["timed_tokens"] == len(tokenizer.encode(text)), name
+    assert report["tokenizers"]["byte"]["timed_tokens"] == report["text_bytes"]
+    tiktoken = report["tokenizers"]["tiktoken"]
     for row in report["tokenizers"].values():  # each ratio against tiktoken is of the same run's numbers
-        assert row["encode_mb_s_vs_tiktoken"] == row["encode_mb_s"] / report["tokenizers"]["tiktoken"]["encode_mb_s"]
-    assert report["tokenizers"]["bpe"]["tokens"] == report["tokenizers"]["tiktoken"]["tokens"]
+        for key in ("cold_encode_mb_s", "warm_encode_mb_s", "batch_encode_mb_s", "decode_mb_s"):
+            assert row[f"{key}_vs_tiktoken"] == row[key] / tiktoken[key] and row[key] > 0
+    assert report["tokenizers"]["bpe"]["timed_tokens"] == tiktoken["timed_tokens"]
+    assert report["documents"] == len(TEXTS) and report["cpu"]["cores"] == os.cpu_count()
+    assert report["cpu"]["torch_capability"] in {"DEFAULT", "AVX2", "AVX512", "NO AVX", "ZVECTOR", "VSX"}
+    assert 0 < report["tokenizers"]["fsqtok"]["cold_start_s"] < 60
     assert 0 < report["tokenizers"]["fsqtok"]["resident_mb"] < 1000
     assert report["large_encode"]["bytes"] == 3_000_000
     assert report["tokenizers"]["fsqtok"]["resident_mb"] < report["large_encode"]["fsqtok_peak_mb"] < 1000
@@ -56,5 +62,5 @@ def test_bench_writes_a_well_formed_report(tmp_path):
     readme = (tmp_path / "README.md").read_text()
     assert "nan" not in readme and "| tiktoken |" in readme
     fsqtok = report["tokenizers"]["fsqtok"]
-    assert f"| fsqtok | {fsqtok['encode_mb_s']:.2f} | {fsqtok['decode_mb_s']:.2f} |" in readme
+    assert f"| fsqtok | {fsqtok['cold_encode_mb_s']:.1f} | {fsqtok['warm_encode_mb_s']:.1f} |" in readme
     assert "stale table" not in readme and readme.endswith("<!-- bench:end -->\ntail\n")

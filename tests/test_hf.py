@@ -7,10 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer as HFTokenizer
 
-from conftest import run
+from conftest import FIXTURE_4K, run, shipped_texts
+from fsqtok.tokenizers.base import validation_battery
 from fsqtok.tokenizers.candidates import candidate_counts, select_candidates
-from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
-from fsqtok.tokenizers.hf import export_hf, unicode_pattern
+from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer, PieceTokenizer
+from fsqtok.tokenizers.hf import export_hf, is_text, unicode_pattern
 
 TEXTS = ["In the beginning God created the heaven and the earth.\n\nAnd the earth was without form, and void;",
          "Café society's 1920s: naïve  résumés, 東京 and Zürich — \"quoted\" (parens) it's 3.14!\r\n\tTabbed.",
@@ -93,3 +94,20 @@ def test_cli_export(tokenizer, tmp_path):
     assert "wrote hf/tokenizer.json" in result.stdout
     hf = HFTokenizer.from_file(str(tmp_path / "hf/tokenizer.json"))
     assert hf.encode(TEXTS[0], add_special_tokens=False).ids == tokenizer.encode(TEXTS[0])
+
+
+def test_export_of_a_real_4k_vocabulary_gives_fsqtok_ids(tmp_path):
+    """The default run's 3,837 pieces (joins such as " of the" included), on text of both shipped
+    corpora and on every text of the validation battery."""
+    tokenizer = PieceTokenizer.load(FIXTURE_4K)
+    hf = HFTokenizer.from_file(str(export_hf(tokenizer, tmp_path) / "tokenizer.json"))
+    texts = shipped_texts(3, 100)
+    texts += [data.decode() for data in validation_battery() if is_text(data)]
+    assert len(texts) > 100
+    for text in texts:
+        assert hf.encode(text, add_special_tokens=False).ids == tokenizer.encode(text), text[:60]
+    joined = "\n".join(texts)
+    ids = tokenizer.encode(joined)
+    assert hf.encode(joined, add_special_tokens=False).ids == ids and any(3 <= i < 259 for i in ids)  # fallback
+    assert hf.encode("<bos>x", add_special_tokens=False).ids == tokenizer.encode("<bos>x")  # specials: text
+    assert hf.token_to_id("<eos>") == 2

@@ -1,11 +1,15 @@
+
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import FIXTURE_4K, shipped_texts
 from fsqtok.errors import FsqtokError
 from fsqtok.text.chunking import pretokenize
-from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
-from fsqtok.tokenizers.vocab import ChunkVocabulary
+from fsqtok.tokenizers.base import validation_battery
+from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer, PieceTokenizer
+from fsqtok.tokenizers.vocab import ChunkVocabulary, shards
 
 PIECES = [b" the", b" of", b" of the", b"ing", b" th", b"he", b" world"]
 
@@ -56,20 +60,22 @@ def test_join_prefers_longest_run_of_whole_pretokens():
     assert vocab.encode_bytes(b" a x") == [259, 3 + ord(" "), 3 + ord("x")]
 
 
-def reference_encode(pieces: list[bytes], data: bytes) -> list[int]:
+def reference_encode(pieces: list[bytes], data: bytes, max_bytes: int = 16) -> list[int]:
     """The encoding rule spelled out slowly: at each pre-token the longest run of >= 2 whole
-    pre-tokens that is a piece wins; else the pre-token's longest piece prefixes, else bytes."""
-    piece_id = {p: 259 + i for i, p in enumerate(pieces)}
+    pre-tokens that is a piece wins; else the pre-token's longest piece prefixes of >= 2 bytes,
+    else bytes. Pieces are at most max_bytes long."""
+    piece_id = {p: 259 + i for i, p in enumerate(pieces) if 2 <= len(p) <= max_bytes}
     tokens, ids, i = pretokenize(data), [], 0
     while i < len(tokens):
-        runs = [j for j in range(i + 2, len(tokens) + 1) if b"".join(tokens[i:j]) in piece_id]
+        runs = [j for j in range(i + 2, min(len(tokens), i + max_bytes) + 1) if b"".join(tokens[i:j]) in piece_id]
         if runs:
             ids.append(piece_id[b"".join(tokens[i : runs[-1]])])
             i = runs[-1]
             continue
         token, pos = tokens[i], 0
         while pos < len(token):
-            end = next((e for e in range(len(token), pos + 1, -1) if token[pos:e] in piece_id), None)
+            longest = min(len(token), pos + max_bytes)
+            end = next((e for e in range(longest, pos + 1, -1) if token[pos:e] in piece_id), None)
             ids.append(piece_id[token[pos:end]] if end else 3 + token[pos])
             pos = end or pos + 1
         i += 1
@@ -112,3 +118,63 @@ def test_lossless_on_arbitrary_text(text):
             tok.encode(text)
         return
     assert tok.decode(tok.encode(text)) == text
+
+
+@pytest.fixture(scope="module")
+def real_documents() -> list[str]:
+    return shipped_texts(5, 150)
+
+
+def test_compiled_core_matches_the_rule_on_real_text_the_battery_and_noise(real_documents):
+    tok = PieceTokenizer.load(FIXTURE_4K)
+    pieces = tok.vocab.pieces
+    assert tok.vocab_size == 4096 and any(len(pretokenize(p)) > 1 for p in pieces)  # joins included
+    text = "\n".join(real_documents).encode()
+    assert len(text) > 50_000
+    ids = tok.encode_bytes(text)
+    assert ids == reference_encode(pieces, text)
+    assert tok.decode_bytes(ids) == text and len(text) / len(ids) > 3.0  # real compression
+    assert any(3 <= i < 259 for i in ids)  # byte fallback occurs
+    for data in validation_battery():
+        assert tok.encode_bytes(data) == reference_encode(pieces, data)
+    assert tok.vocab.encode_array(text).tolist() == ids
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=300))
+def test_compiled_core_matches_the_rule_on_fuzzed_bytes(data):
+    tok = PieceTokenizer.load(FIXTURE_4K)
+    assert tok.encode_bytes(data) == reference_encode(tok.vocab.pieces, data)
+
+
+def test_batches_on_threads_give_the_ids_of_single_calls(real_documents):
+    tok = PieceTokenizer.load(FIXTURE_4K)
+    docs = real_documents + ["", "\x00\xff ünï", "x"]
+    single = [tok.encode(d) for d in docs]
+    for threads in (None, 1, 2, 7):
+        assert tok.encode_batch(docs, num_threads=threads) == single
+        assert tok.decode_batch(single, num_threads=threads) == docs
+    assert tok.encode_batch(docs[:2], add_bos=True, add_eos=True) == [[1, *single[0], 2], [1, *single[1], 2]]
+    assert tok.encode_batch([]) == [] and tok.decode_batch([]) == []
+    with pytest.raises(FsqtokError, match="lone surrogate"):
+        tok.encode_batch(["ok", "a\ud800"], num_threads=2)
+
+
+def test_shards_split_by_size_in_order():
+    assert shards([5, 1, 1, 5], 2) == [range(0, 2), range(2, 4)]
+    assert shards([1, 1, 1], 5) == [range(0, 1), range(1, 2), range(2, 3)]
+    assert shards([9, 0, 0], 2) == [range(0, 1), range(1, 3)]
+
+
+def test_decode_reads_any_integers_and_names_a_bad_id():
+    tok = tiny_tokenizer()
+    ids = tok.encode(" of the world")
+    assert tok.decode(np.array(ids)) == tok.decode(tuple(ids)) == " of the world"
+    assert tok.decode([np.int64(i) for i in ids]) == " of the world"
+    for bad, message in ((True, "token id True is not an integer"), (2**70, f"token id {2**70} is out of range"),
+                         (-5, "token id -5 is out of range"), (1.0, "token id 1.0 is not an integer")):
+        with pytest.raises(FsqtokError, match=message):
+            tok.decode([261, bad])
+    assert tok.decode_bytes([0, 1, 2]) == b""  # specials decode to nothing
+    with pytest.raises(ValueError, match=r"max_piece_bytes must be in \[1, 256\], got 300"):
+        ChunkVocabulary([b"ab"], 300)

@@ -298,18 +298,19 @@ def bench(
     baselines: Path = typer.Option(BASELINES_DIR, help="folder of the bpe and word baseline bundles"),
     large_bytes: int = typer.Option(100_000_000, help="input size whose encode's peak memory is measured"),
 ) -> None:
-    """Speed and memory of fsqtok vs HF BPE, tiktoken (same ranks), word and byte; the auto-encoder
-    trains with params.yaml's pretrain settings."""
+    """Cold, warm and batch speed, memory and cold start of every tokenizer next to tiktoken (same
+    ranks as the BPE) and fsqtok's HF export, in one process; the auto-encoder trains with
+    params.yaml's pretrain settings."""
     from fsqtok.config import load_params
     from fsqtok.eval.bench import markdown_table, run_bench
-    from fsqtok.eval.suite import speed_text
+    from fsqtok.eval.suite import speed_documents
     from fsqtok.store.files import read_texts, write_json
     from fsqtok.tokenizers.loading import tokenizer_paths
 
     with user_errors():
         params = load_params()
-        text = speed_text(read_texts(split), max_bytes)
-        report = run_bench(tokenizer_paths(tokenizer, baselines), text, repeats, params, large_bytes)
+        documents = speed_documents(read_texts(split), max_bytes)
+        report = run_bench(tokenizer_paths(tokenizer, baselines), documents, repeats, params, large_bytes)
     write_json(out, report)
     typer.echo(markdown_table(report))
     typer.echo(f"wrote {out}; `fsqtok readme` puts the table into README.md")

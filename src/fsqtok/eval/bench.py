@@ -1,4 +1,5 @@
-"""Benchmarks: encode/decode throughput, memory and load time of every tokenizer, plus the
+"""The one speed harness (`make bench`, and the evaluation stages' speed columns): cold, warm and
+batch encode and decode throughput of every tokenizer, memory, load and cold-start time, plus the
 auto-encoder's training and encoding speed. Medians of several runs; never run as a timed test.
 
 tiktoken is built offline from the *same* BPE ranks as the HF baseline, so the two differ only
@@ -8,8 +9,12 @@ in implementation.
 from __future__ import annotations
 
 import os
+import re
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -67,39 +72,81 @@ class HFExport:
 
 
 def batch_encoder(tokenizer):
-    """All-core batch encode where the tokenizer has one (HF and tiktoken: threaded Rust); the
-    Python tokenizers hold the GIL, so their `encode_batch` runs on one core (a thread pool only
-    adds overhead, and on 2 cores a process pool measured slower than one process: pickling)."""
+    """The tokenizer's batch encode on every core: HF's threaded Rust for the BPE baseline, tiktoken's
+    and fsqtok's own `encode_batch` (threads over a GIL-free core); the Python baselines encode one
+    document after another."""
     if isinstance(tokenizer, BPETokenizer):
         return lambda texts: tokenizer.hf.encode_batch(texts, add_special_tokens=False)
     return tokenizer.encode_batch
 
 
-def tokenizer_speeds(tokenizers: dict, text: str, lines: list[str], repeats: int) -> dict:
-    """Encode, decode and batch-encode MB/s of every tokenizer, medians of `repeats` rounds. The
-    rounds run every tokenizer in turn, so a noisy machine slows all of them alike and the
-    ratios between them hold."""
+SPEED_KEYS = ("cold_encode_mb_s", "warm_encode_mb_s", "batch_encode_mb_s", "decode_mb_s")
+
+
+def tokenizer_speeds(loaders: dict[str, Callable], documents: list[str], repeats: int) -> dict:
+    """MB/s of every tokenizer on `documents` (joined by newlines for the single-call timings),
+    medians of `repeats` rounds. Each round loads every tokenizer afresh (`loaders`: name -> a
+    function that loads it) and times, one thread: its first encode of the text (cold: no cache has
+    seen it), the second (warm), decode; then the documents as one batch on every core. The rounds
+    run every tokenizer in turn, so a noisy machine slows all of them alike and ratios hold."""
+    text = "\n".join(documents)
     megabytes = len(text.encode("utf-8")) / 1e6
-    ids = {name: tok.encode(text) for name, tok in tokenizers.items()}  # also warms any cache
-    jobs = {}
-    for name, tok in tokenizers.items():
-        encode_batch = batch_encoder(tok)
-        jobs[name, "encode_mb_s"] = partial(tok.encode, text)
-        jobs[name, "decode_mb_s"] = partial(tok.decode, ids[name])
-        jobs[name, "batch_encode_mb_s"] = partial(encode_batch, lines)
-    times = {job: [] for job in jobs}
+    times = {(name, key): [] for name in loaders for key in SPEED_KEYS}
+    tokens = {}
+
+    def timed(name: str, key: str, run: Callable, argument):
+        start = time.perf_counter()
+        result = run(argument)
+        times[name, key].append(time.perf_counter() - start)
+        return result
+
     for _ in range(repeats):
-        for job, run in jobs.items():
-            start = time.perf_counter()
-            run()
-            times[job].append(time.perf_counter() - start)
-    return {name: {"tokens": len(ids[name]), **{key: megabytes / statistics.median(times[name, key])
-                                                for key in ("encode_mb_s", "decode_mb_s", "batch_encode_mb_s")}}
-            for name in tokenizers}
+        for name, load in loaders.items():
+            tokenizer = load()
+            ids = timed(name, "cold_encode_mb_s", tokenizer.encode, text)
+            timed(name, "warm_encode_mb_s", tokenizer.encode, text)
+            timed(name, "decode_mb_s", tokenizer.decode, ids)
+            timed(name, "batch_encode_mb_s", batch_encoder(tokenizer), documents)
+            tokens[name] = len(ids)
+    return {name: {"timed_tokens": tokens[name],
+                   **{key: megabytes / statistics.median(times[name, key]) for key in SPEED_KEYS}}
+            for name in loaders}
+
+
+def add_ratios(rows: dict, reference: str) -> None:
+    """Each row's speeds divided by `reference`'s, as `<key>_vs_<reference>`."""
+    for row in rows.values():
+        row.update({f"{key}_vs_{reference}": row[key] / rows[reference][key] for key in SPEED_KEYS})
+
+
+def cpu_description() -> dict:
+    """What the speeds were measured on: CPU model, cores, the vector extensions that decide
+    torch's speed, and torch's chosen kernel level."""
+    import platform
+
+    import torch
+
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+                 platform.processor() or platform.machine())
+    flags = sorted(set(re.findall(r"\b(avx2|avx512[a-z_0-9]*|amx[a-z_0-9]*)\b", info)))
+    return {"model": model, "cores": os.cpu_count(), "flags": flags,
+            "torch_capability": torch.backends.cpu.get_cpu_capability()}
 
 
 def load_seconds(path: str, repeats: int) -> float:
     return median_seconds(lambda: load_tokenizer(path), repeats)
+
+
+COLD_START_PROBE = ("import sys; from fsqtok.tokenizers.loading import load_tokenizer; "
+                    "load_tokenizer(sys.argv[1]).encode('Hello world')")
+
+
+def cold_start_seconds(path: str, repeats: int) -> float:
+    """Wall time of a fresh Python process that imports fsqtok, loads the tokenizer and encodes one
+    line: what a script pays before its first ids (median of `repeats`)."""
+    return median_seconds(lambda: subprocess.run([sys.executable, "-c", COLD_START_PROBE, path], check=True,
+                                                 capture_output=True), repeats)
 
 
 def autoencoder_speed(tokenizer_path: str, text: str, pretrain: PretrainConfig, precision: str, steps: int) -> dict:
@@ -137,29 +184,29 @@ def autoencoder_speed(tokenizer_path: str, text: str, pretrain: PretrainConfig, 
             "encoder_chunks_per_s": len(chunks) / encode_s}
 
 
-def run_bench(paths: dict[str, str], text: str, repeats: int, params: Params, large_bytes: int,
+def run_bench(paths: dict[str, str], documents: list[str], repeats: int, params: Params, large_bytes: int,
               ae_steps: int = 20) -> dict:
-    """Every tokenizer in `paths` (name -> bundle folder or "byte"), plus tiktoken when a bpe is
-    given; fsqtok's peak memory encoding `text` repeated to `large_bytes`; the auto-encoder of
-    the fsqtok bundle trained as params say."""
-    tokenizers = {name: load_tokenizer(path) for name, path in paths.items()}
-    if "bpe" in tokenizers:
-        tokenizers["tiktoken"] = TiktokenBPE(tokenizers["bpe"])
+    """Every tokenizer in `paths` (name -> bundle folder or "byte"), plus tiktoken on the BPE's ranks
+    and the fsqtok bundle's HF export, timed on `documents` in this one process; fsqtok's peak memory
+    encoding their text repeated to `large_bytes`; the auto-encoder of the fsqtok bundle as params
+    say."""
+    loaders = {name: partial(load_tokenizer, path) for name, path in paths.items()}
+    if "bpe" in paths:
+        loaders["tiktoken"] = partial(TiktokenBPE, load_tokenizer(paths["bpe"]))
     if "fsqtok" in paths and (Path(paths["fsqtok"]) / "hf/tokenizer.json").exists():
-        tokenizers["fsqtok-hf"] = HFExport(Path(paths["fsqtok"]) / "hf/tokenizer.json")
-    lines = text.splitlines(keepends=True)
-    results = tokenizer_speeds(tokenizers, text, lines, repeats)
+        loaders["fsqtok-hf"] = partial(HFExport, Path(paths["fsqtok"]) / "hf/tokenizer.json")
+    results = tokenizer_speeds(loaders, documents, repeats)
+    text = "\n".join(documents)
     for name, path in paths.items():
         results[name]["load_s"] = load_seconds(path, repeats)
+        results[name]["cold_start_s"] = cold_start_seconds(path, 3)
         results[name]["resident_mb"] = resident_memory_mb(path, text)
     for reference in ("tiktoken", "bpe"):
         if reference in results:
-            for row in results.values():
-                for key in ("encode_mb_s", "decode_mb_s"):
-                    row[f"{key}_vs_{reference}"] = row[key] / results[reference][key]
-    report = {"text_bytes": len(text.encode("utf-8")), "repeats": repeats, "threads": os.cpu_count(),
-              "tokenizers": results}
-    if "fsqtok" in paths:  # memory must stay O(input): ids in an array('I'), a capped memo
+            add_ratios(results, reference)
+    report = {"text_bytes": len(text.encode("utf-8")), "documents": len(documents), "repeats": repeats,
+              "threads": os.cpu_count(), "cpu": cpu_description(), "tokenizers": results}
+    if "fsqtok" in paths:  # memory must stay O(input): ids in an array('I')
         report["large_encode"] = {"bytes": large_bytes,
                                   "fsqtok_peak_mb": resident_memory_mb(paths["fsqtok"], text, large_bytes)}
         report["autoencoder"] = autoencoder_speed(paths["fsqtok"], text, params.pretrain, params.precision, ae_steps)
@@ -167,17 +214,21 @@ def run_bench(paths: dict[str, str], text: str, repeats: int, params: Params, la
 
 
 TABLE_COLUMNS = [  # (header, key in a tokenizer's row, format)
-    ("encode MB/s", "encode_mb_s", "{:.2f}"), ("decode MB/s", "decode_mb_s", "{:.2f}"),
-    ("batch encode MB/s", "batch_encode_mb_s", "{:.2f}"),
-    ("encode vs tiktoken", "encode_mb_s_vs_tiktoken", "{:.2f}×"),
+    ("cold encode MB/s", "cold_encode_mb_s", "{:.1f}"), ("warm encode MB/s", "warm_encode_mb_s", "{:.1f}"),
+    ("batch encode MB/s", "batch_encode_mb_s", "{:.1f}"), ("decode MB/s", "decode_mb_s", "{:.1f}"),
+    ("cold encode vs tiktoken", "cold_encode_mb_s_vs_tiktoken", "{:.2f}×"),
     ("decode vs tiktoken", "decode_mb_s_vs_tiktoken", "{:.2f}×"),
-    ("encode vs HF", "encode_mb_s_vs_bpe", "{:.1f}×"), ("decode vs HF", "decode_mb_s_vs_bpe", "{:.1f}×"),
-    ("resident MB", "resident_mb", "{:.0f}"), ("load s", "load_s", "{:.3f}"),
+    ("batch vs tiktoken", "batch_encode_mb_s_vs_tiktoken", "{:.2f}×"),
+    ("resident MB", "resident_mb", "{:.0f}"), ("cold start s", "cold_start_s", "{:.2f}"),
 ]
 
 
 def markdown_table(report: dict) -> str:
-    rows = ["| tokenizer | " + " | ".join(header for header, _, _ in TABLE_COLUMNS) + " |",
+    cpu = report["cpu"]
+    rows = [f"{cpu['model']}, {cpu['cores']} cores ({', '.join(cpu['flags']) or 'no AVX2'}); "
+            f"{report['text_bytes'] / 1e6:.2f} MB of val text in {report['documents']} documents; "
+            f"medians of {report['repeats']} rounds.\n",
+            "| tokenizer | " + " | ".join(header for header, _, _ in TABLE_COLUMNS) + " |",
             "|---" * (len(TABLE_COLUMNS) + 1) + "|"]
     for name, r in report["tokenizers"].items():
         cells = [fmt.format(r[key]) if key in r else "–" for _, key, fmt in TABLE_COLUMNS]

@@ -100,13 +100,3 @@ def median_seconds(run: Callable[[], object], repeats: int) -> float:
         run()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def speed_metrics(tokenizer: Tokenizer, text: str, repeats: int) -> dict:
-    """Single-thread encode and decode throughput in MB/s (medians of `repeats` runs)."""
-    data = text.encode("utf-8")
-    ids = tokenizer.encode(text)
-    encode_s = median_seconds(lambda: tokenizer.encode(text), repeats)
-    decode_s = median_seconds(lambda: tokenizer.decode(ids), repeats)
-    megabytes = len(data) / 1e6
-    return {"encode_mb_s": megabytes / encode_s, "decode_mb_s": megabytes / decode_s}

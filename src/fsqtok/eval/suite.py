@@ -1,6 +1,6 @@
 """The evaluation suite both evaluation stages run, before training (baseline_eval) and after
-(evaluate): reconstruction on the standard test cases and val chunks, tokenizer compression,
-speed and memory."""
+(evaluate): reconstruction on the standard test cases and val chunks, tokenizer compression and
+memory (speed: eval/bench.py, the one harness)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import torch
 from fsqtok.autoencoder.infer import reconstruct_text
 from fsqtok.autoencoder.metrics import evaluate_chunks
 from fsqtok.autoencoder.model import ByteAutoEncoder
-from fsqtok.eval.metrics import reconstruction_case, speed_metrics, summarize_cases, tokenization_metrics
+from fsqtok.eval.metrics import reconstruction_case, summarize_cases, tokenization_metrics
 from fsqtok.text.split import take_bytes
 from fsqtok.tokenizers.base import Tokenizer
 
@@ -44,15 +44,15 @@ def without_cases(report: dict) -> dict:
     return {k: v for k, v in report.items() if k != "cases"}
 
 
-def tokenizer_report(tokenizer: Tokenizer, texts: list[str], speed_text: str, repeats: int) -> dict:
-    """Compression on `texts` plus single-thread speed on `speed_text`."""
-    return {"vocab_size": tokenizer.vocab_size, **tokenization_metrics(tokenizer, texts),
-            **speed_metrics(tokenizer, speed_text, repeats)}
+def tokenizer_report(tokenizer: Tokenizer, texts: list[str]) -> dict:
+    """Vocabulary size and compression on `texts`."""
+    return {"vocab_size": tokenizer.vocab_size, **tokenization_metrics(tokenizer, texts)}
 
 
-def speed_text(texts: list[str], n_bytes: int) -> str:
-    """The leading documents of `texts` within n_bytes, one per line: the text speed is timed on."""
-    return "\n".join(take_bytes(texts, n_bytes)[0])
+def speed_documents(texts: list[str], n_bytes: int) -> list[str]:
+    """The leading documents of `texts` within n_bytes: what speed is timed on (joined by
+    newlines for single calls, as they are for batches)."""
+    return take_bytes(texts, n_bytes)[0]
 
 
 # Peak RSS from VmHWM: ru_maxrss would report the parent's peak, since Linux keeps it across exec.

@@ -87,6 +87,9 @@ def delta_cell(value: float, reference: float, higher_is_better: bool = True) ->
     return f'{number(value)} <span class="{"good" if better else "worse"}">({change:+.1%})</span>'
 
 
+SPEED_COLUMNS = ("cold_encode_mb_s", "batch_encode_mb_s", "decode_mb_s")  # timed on val only
+
+
 def tokenizer_table(tokenizers: dict[str, dict], reference: str = "bpe") -> str:
     """One row per tokenizer; bytes/token and speeds with their change against `reference`."""
     ref = tokenizers.get(reference, {})
@@ -96,12 +99,12 @@ def tokenizer_table(tokenizers: dict[str, dict], reference: str = "bpe") -> str:
             f"<b>{esc(name)}</b>", m["vocab_size"],
             delta_cell(m["bytes_per_token"], ref.get("bytes_per_token", 0)),
             m["tokens_per_word"], m["learned_byte_share"], m["vocab_utilization"], m["lossless_rate"],
-            delta_cell(m["encode_mb_s"], ref.get("encode_mb_s", 0)),
-            delta_cell(m["decode_mb_s"], ref.get("decode_mb_s", 0)),
+            *(delta_cell(m[key], ref.get(key, 0)) if key in m else "" for key in SPEED_COLUMNS),
             m.get("resident_mb", ""),
         ])
     return table(["tokenizer", "vocab", f"bytes/token (vs {reference})", "tokens/word", "learned-token byte share",
-                  "vocab utilization", "lossless rate", "encode MB/s", "decode MB/s", "resident MB"], rows)
+                  "vocab utilization", "lossless rate", "cold encode MB/s", "batch encode MB/s", "decode MB/s",
+                  "resident MB"], rows)
 
 
 def summary_table(before: dict, after: dict) -> str:

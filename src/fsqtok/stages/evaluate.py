@@ -3,15 +3,17 @@ tokenizers, on val and test -> metrics.json and one offline report.html with plo
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from fsqtok.autoencoder.data import chunk_tensor
 from fsqtok.autoencoder.metrics import BUCKET_ACCURACIES
 from fsqtok.config import Params
+from fsqtok.eval.bench import tokenizer_speeds
 from fsqtok.eval.suite import (
     reconstruction_report,
     resident_memory_mb,
-    speed_text,
+    speed_documents,
     tokenizer_report,
     without_cases,
 )
@@ -36,12 +38,14 @@ def run_evaluate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines
     on = {split: reconstruction_report(model, chunk_tensor(texts[split], model.max_chunk_bytes,
                                                            config.max_chunks, params.seed)) for split in texts}
     reconstruction = {**on["val"], "test_chunks": on["test"]["val_chunks"]}
-    timed = speed_text(texts["val"], config.speed_bytes)
     metrics = {"reconstruction": reconstruction, "tokenizers": {
-        split: {name: tokenizer_report(tok, split_texts, timed, config.speed_repeats)
-                for name, tok in tokenizers.items()} for split, split_texts in texts.items()}}
+        split: {name: tokenizer_report(tok, split_texts) for name, tok in tokenizers.items()}
+        for split, split_texts in texts.items()}}
+    timed = speed_documents(texts["val"], config.speed_bytes)
+    speeds = tokenizer_speeds({name: partial(load_tokenizer, path) for name, path in paths.items()}, timed,
+                              config.speed_repeats)
     for name, path in paths.items():
-        metrics["tokenizers"]["val"][name]["resident_mb"] = resident_memory_mb(path, timed)
+        metrics["tokenizers"]["val"][name].update(speeds[name], resident_mb=resident_memory_mb(path, "\n".join(timed)))
     before = read_json(untrained)
     metrics["headline"] = headline(metrics, before)
     plots = draw_plots(metrics, pretrain_dir / "curve.csv", out_dir) + [codebook_dir / "rank_frequency.png"]

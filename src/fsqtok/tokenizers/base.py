@@ -127,10 +127,15 @@ class Tokenizer:
             return "".join(parts) + self.decode_bytes(run).decode("utf-8", "replace")
         return self.decode_bytes(ids).decode("utf-8", errors="replace")
 
-    def encode_batch(self, texts: list[str], add_bos: bool = False, add_eos: bool = False) -> list[list[int]]:
+    def encode_batch(self, texts: list[str], add_bos: bool = False, add_eos: bool = False,
+                     num_threads: int | None = None) -> list[list[int]]:
+        """encode of each text. A tokenizer whose core releases the GIL (fsqtok's) spreads the
+        documents over `num_threads` threads (default: every core); the others encode one by one."""
         return [self.encode(t, add_bos, add_eos) for t in texts]
 
-    def decode_batch(self, batch: list[list[int]], skip_special: bool = True) -> list[str]:
+    def decode_batch(self, batch: list[list[int]], skip_special: bool = True,
+                     num_threads: int | None = None) -> list[str]:
+        """decode of each list of ids; `num_threads` as in encode_batch."""
         return [self.decode(ids, skip_special) for ids in batch]
 
     def fingerprint(self) -> str:

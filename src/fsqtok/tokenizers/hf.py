@@ -1,8 +1,8 @@
 """Hugging Face export: a `tokenizer.json` that gives exactly fsqtok's ids with `tokenizers`
 alone, plus the two files `transformers.AutoTokenizer` reads.
 
-The pipeline: a Split pre-tokenizer on fsqtok's splitter (its multi-pre-token pieces, longest
-first, then the pre-token regex) translated from byte classes to Unicode (a byte >= 0x80 is a
+The pipeline: a Split pre-tokenizer on fsqtok's splitter (its multi-pre-token pieces as a trie,
+longest first, then the pre-token regex) translated from byte classes to Unicode (a byte >= 0x80 is a
 letter, so every non-ASCII character is one; whitespace is ASCII whitespace only), ByteLevel
 without its own regex, and WordPiece with an empty continuation prefix, which is fsqtok's
 longest-piece-prefix rule; all 256 byte symbols are in the vocabulary, so no UNK ever occurs.
@@ -18,7 +18,7 @@ from pathlib import Path
 from fsqtok.store.files import atomic_write_bytes
 from fsqtok.text.chunking import PRETOKEN, pretoken_end, pretokenize
 from fsqtok.tokenizers.base import BYTE_OFFSET, FIRST_LEARNED_ID, SPECIAL_TOKENS
-from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
+from fsqtok.tokenizers.fsqtok import PieceTokenizer
 
 WHITESPACE = r"\x{9}-\x{D}\x{20}"  # what \s matches on bytes in Python: \t \n \v \f \r and space
 MAX_WORD_CHARS = 1_000_000_000  # WordPiece turns longer words into UNK; fsqtok has no limit
@@ -57,12 +57,32 @@ def literal(text: str) -> str:
     return "".join(ch if ch.isalnum() else f"\\x{{{ord(ch):X}}}" for ch in text)
 
 
-def join_alternatives(joins: list[bytes]) -> str:
-    """The multi-pre-token pieces as one alternation, each with the lookahead that it ends on a
-    pre-token boundary, longest first (as fsqtok's trie prefers the longest)."""
-    words = sorted((j for j in joins if is_text(j)), key=len, reverse=True)
-    return "|".join(literal(j.decode()) + unicode_pattern(pretoken_end(pretokenize(j)[-1]).decode("latin-1"))
-                    for j in words)
+def joins_of(pieces: list[bytes]) -> list[bytes]:
+    """The pieces that can be a run of several whole pre-tokens of a text: " of the", and
+    whitespace pieces ("\n\n" is one pre-token alone, two before a word)."""
+    return [p for p in pieces if len(pretokenize(p)) > 1 or p.isspace()]
+
+
+def join_trie(joins: list[bytes]) -> str:
+    """An Oniguruma pattern that matches the longest of `joins` ending on a pre-token boundary of
+    the text, as a trie (one branch per next character, longer branches before a join's end), so
+    a match costs the length of the join, not the number of joins.
+    Example: [b" of the", b" of them"] -> " of the" + (the end of a word | "m" + the end of a word)."""
+    root: dict = {}
+    for join in filter(is_text, joins):
+        node = root
+        for char in join.decode():
+            node = node.setdefault(char, {})
+        node[None] = unicode_pattern(pretoken_end(pretokenize(join)[-1]).decode("latin-1"))
+
+    def pattern(node: dict) -> str:
+        branches = [literal(char) + pattern(child) for char, child in sorted(
+            (c, n) for c, n in node.items() if c is not None)]
+        if None in node:
+            branches.append(node[None])
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return pattern(root) if root else ""
 
 
 def is_text(piece: bytes) -> bool:
@@ -80,7 +100,7 @@ def byte_symbols() -> dict[int, str]:
     return byte_level_tables()[0]
 
 
-def hf_tokenizer_json(tokenizer: AutoEncoderTokenizer) -> str:
+def hf_tokenizer_json(tokenizer: PieceTokenizer) -> str:
     """The `tokenizers` pipeline of an fsqtok tokenizer, serialised."""
     from tokenizers import Regex, decoders, models, pre_tokenizers
     from tokenizers import Tokenizer as HFTokenizer
@@ -90,8 +110,8 @@ def hf_tokenizer_json(tokenizer: AutoEncoderTokenizer) -> str:
     vocab.update({symbol[b]: BYTE_OFFSET + b for b in range(256)})
     pieces = tokenizer.vocab.pieces
     vocab.update({"".join(symbol[b] for b in piece): FIRST_LEARNED_ID + i for i, piece in enumerate(pieces)})
-    splitter = "|".join(filter(None, [join_alternatives(tokenizer.vocab.joins),
-                                      unicode_pattern(PRETOKEN.pattern.decode())]))
+    joins = join_trie(joins_of(pieces))
+    splitter = (f"(?:{joins})|" if joins else "") + unicode_pattern(PRETOKEN.pattern.decode())
     hf = HFTokenizer(models.WordPiece(vocab, unk_token="<pad>", continuing_subword_prefix="",
                                       max_input_chars_per_word=MAX_WORD_CHARS))
     hf.pre_tokenizer = pre_tokenizers.Sequence([
@@ -102,7 +122,7 @@ def hf_tokenizer_json(tokenizer: AutoEncoderTokenizer) -> str:
     return hf.to_str()
 
 
-def export_hf(tokenizer: AutoEncoderTokenizer, out: str | Path) -> Path:
+def export_hf(tokenizer: PieceTokenizer, out: str | Path) -> Path:
     """Write tokenizer.json, tokenizer_config.json and special_tokens_map.json into `out`."""
     out = Path(out)
     specials = {"pad_token": "<pad>", "bos_token": "<bos>", "eos_token": "<eos>"}

@@ -1,24 +1,38 @@
-"""The lossless encoder over a vocabulary of pieces: per pre-token, the longest run of at least
-two whole pre-tokens that is a piece wins (" of the"); otherwise the pre-token is covered left to
+"""A vocabulary of pieces and its lossless encoder: per pre-token, the longest run of at least two
+whole pre-tokens that is a piece wins (" of the"); otherwise the pre-token is covered left to
 right by its longest piece prefix, and what no piece covers becomes byte tokens.
 
-For speed, one compiled regex splits text into pre-tokens and multi-pre-token pieces (a trie
-whose ends check the pre-token boundary), and a dict maps each match to its ids.
+The work is done by the compiled core (`_core.pyx`), which releases the GIL, so `encode_many`
+spreads documents over threads.
 """
 
 from __future__ import annotations
 
-import re
+import os
 from array import array
-from collections.abc import Iterator
-from itertools import chain
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 
-from fsqtok.text.chunking import PRETOKEN, pretoken_end, pretokenize
-from fsqtok.tokenizers.base import BYTE_OFFSET, FIRST_LEARNED_ID, id_table, join_pieces
+from fsqtok.tokenizers._core import PieceCore
+from fsqtok.tokenizers.base import FIRST_LEARNED_ID
 
-CACHE_BYTES = 16 << 20  # memory the memo of pre-token ids may take (a pre-token repeats a lot in text)
-CACHED_TOKEN_BYTES = 64  # longer pre-tokens rarely repeat: not memoised
-BLOCK_BYTES = 1 << 20  # longer inputs are encoded block by block, so memory beyond the ids stays bounded
+
+@cache
+def thread_pool() -> ThreadPoolExecutor:
+    """One pool for every batch call: starting threads per call would cost more than small batches."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="fsqtok-encode")
+
+
+def shards(sizes: list[int], count: int) -> list[range]:
+    """Cut positions 0..len(sizes) into up to `count` contiguous ranges of about equal total size.
+    Example: ([5, 1, 1, 5], 2) -> [range(0, 2), range(2, 4)]"""
+    total, bounds, running = sum(sizes), [0], 0
+    for i, size in enumerate(sizes):
+        running += size
+        if len(bounds) < count and running * count >= total * len(bounds) and i + 1 < len(sizes):
+            bounds.append(i + 1)
+    bounds.append(len(sizes))
+    return [range(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
 class ChunkVocabulary:
@@ -29,100 +43,35 @@ class ChunkVocabulary:
         self.pieces = pieces
         self.max_piece_bytes = max_piece_bytes
         self.piece_to_id = {p: FIRST_LEARNED_ID + i for i, p in enumerate(pieces)}
-        # Joins: pieces that can be a run of several whole pre-tokens of a text (" of the"; also
-        # "\n\n", one pre-token alone but two before a word). One regex splits text into joins
-        # (longest first) and pre-tokens, so encoding is a findall plus a dict lookup per match.
-        self.joins = [p for p in pieces if len(pretokenize(p)) > 1 or p.isspace()]
-        self.splitter = re.compile(b"(?:" + join_trie(self.joins) + b")|" + PRETOKEN.pattern) if self.joins \
-            else PRETOKEN
-        self._ids_of = {p: [self.piece_to_id[p]] for p in self.joins}  # match -> ids; grows as a cache
-        self._cache_bytes = 0  # estimated memory of the entries added to _ids_of
-        # A match whose end lies this close to a block's end may differ from the whole text's:
-        # joins reach max_piece_bytes ahead, pre-token lookaheads two bytes beyond a match.
-        self._block_margin = max_piece_bytes + 8
-        self._id_bytes = id_table(pieces)
-
-    def encode_pretoken(self, token: bytes) -> list[int]:
-        """Longest piece prefix first, byte tokens where none fits.
-        Example (pieces [b" wor", b"ld"]): b" world" -> [259, 260]"""
-        ids, pos, table = [], 0, self.piece_to_id
-        while pos < len(token):
-            for end in range(min(len(token), pos + self.max_piece_bytes), pos + 1, -1):
-                piece_id = table.get(token[pos:end])
-                if piece_id is not None:
-                    ids.append(piece_id)
-                    pos = end
-                    break
-            else:
-                ids.append(BYTE_OFFSET + token[pos])
-                pos += 1
-        cost = len(token) + 8 * len(ids) + 160  # key, list and dict slot (CPython, roughly)
-        if len(token) <= CACHED_TOKEN_BYTES and self._cache_bytes + cost <= CACHE_BYTES:
-            self._ids_of[token] = ids
-            self._cache_bytes += cost
-        return ids
-
-    def encode_matches(self, matches: list[bytes]) -> list[list[int]]:
-        """The ids of each match of the splitter."""
-        ids = list(map(self._ids_of.get, matches))  # the hot path: a pre-token repeats a lot
-        if None in ids:
-            for i, hit in enumerate(ids):
-                if hit is None:
-                    ids[i] = self.encode_pretoken(matches[i])
-        return ids
-
-    def blocks(self, data: bytes) -> Iterator[list[bytes]]:
-        """The splitter's matches over `data`, a block of about BLOCK_BYTES at a time: exactly the
-        matches of one findall over the whole input. Each block drops its matches near the cut,
-        whose choice could depend on bytes past it, and the next block re-scans from there."""
-        pos = 0
-        while pos < len(data):
-            end = min(len(data), pos + BLOCK_BYTES)
-            matches = self.splitter.findall(data, pos, end)  # they tile data[pos:end]
-            if end < len(data):
-                reach = end
-                while matches and reach > end - self._block_margin:
-                    reach -= len(matches.pop())
-                if not matches:  # one pre-token longer than a block: match it in the whole input
-                    matches = [self.splitter.match(data, pos).group()]
-                    reach = pos + len(matches[0])
-                end = reach
-            yield matches
-            pos = end
+        self.core = PieceCore(pieces, max_piece_bytes)
 
     def encode_bytes(self, data: bytes) -> list[int]:
-        if len(data) <= BLOCK_BYTES:
-            return list(chain.from_iterable(self.encode_matches(self.splitter.findall(data))))
-        return self.encode_array(data).tolist()
+        return self.core.encode(data)
 
     def encode_array(self, data: bytes) -> array:
         """encode_bytes as an array('I'): 4 bytes per id, for inputs of any size."""
-        ids = array("I")
-        for matches in self.blocks(data):
-            ids.extend(chain.from_iterable(self.encode_matches(matches)))
-        return ids
+        return self.core.encode_array(data)
 
-    def decode_bytes(self, ids: list[int]) -> bytes:
+    def encode_many(self, documents: list, num_threads: int | None = None, to_bytes=bytes) -> list[list[int]]:
+        """encode_bytes of each document (`to_bytes` turns one into bytes, inside the worker
+        threads), shards of the list on `num_threads` threads (default: every core) at once;
+        the same ids as one call per document."""
+        return self._sharded(lambda part: self.core.encode_many(list(map(to_bytes, part))), documents,
+                             list(map(len, documents)), num_threads)
+
+    def decode_bytes(self, ids) -> bytes:
         """Concatenated bytes of `ids`; specials are empty."""
-        return join_pieces(self._id_bytes, ids, "fsqtok")
+        return self.core.decode(ids)
 
+    def decode_many(self, batch: list, num_threads: int | None = None) -> list[bytes]:
+        """decode_bytes of each list of ids, shards of the batch on `num_threads` threads."""
+        return self._sharded(self.core.decode_many, batch, list(map(len, batch)), num_threads)
 
-def join_trie(joins: list[bytes]) -> bytes:
-    """A regex matching the longest of `joins` that ends on a pre-token boundary of the text,
-    as a trie (one branch per next byte), so matching costs the length of the match, not the
-    number of joins. Example: [b" of the", b" of them"] -> " of the" + (its end | "m" + its end)."""
-    root: dict = {}
-    for join in joins:
-        node = root
-        for byte in join:
-            node = node.setdefault(byte, {})
-        node[None] = pretoken_end(pretokenize(join)[-1])
-
-    def pattern(node: dict) -> bytes:
-        branches = [re.escape(bytes([b])) + pattern(child) for b, child in sorted(
-            (b, c) for b, c in node.items() if b is not None)]
-        if None in node:
-            branches.append(node[None])  # after the longer branches: longest match first
-        return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
-
-    return pattern(root)
+    def _sharded(self, run, items: list, sizes: list[int], num_threads: int | None) -> list:
+        """run(items) as the concatenation of run(shard) over contiguous shards of about equal
+        total size, one per thread (default: every core)."""
+        threads = min(num_threads or os.cpu_count() or 1, len(items))
+        if threads <= 1:
+            return run(items)
+        parts = thread_pool().map(lambda part: run(items[part.start : part.stop]), shards(sizes, threads))
+        return [result for part in parts for result in part]

@@ -1,0 +1,8 @@
+"""Builds fsqtok's compiled tokenizer core (Cython); everything else is in pyproject.toml."""
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+setup(ext_modules=cythonize(
+    [Extension("fsqtok.tokenizers._core", ["src/fsqtok/tokenizers/_core.pyx"], extra_compile_args=["-O3"])],
+    build_dir="build/cython", compiler_directives={"language_level": 3}))
