@@ -2,12 +2,15 @@ import json
 import os
 
 import pandas as pd
+import pytest
 import torch
 
 from conftest import run
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import params_from_dict
+from fsqtok.eval.bench import chunk_byte_accuracy
 from fsqtok.eval.suite import speed_documents
+from fsqtok.text.chunking import chunk_bytes
 from fsqtok.tokenizers.baselines import BPETokenizer, WordTokenizer
 from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer, PieceTokenizer
 from fsqtok.tokenizers.loading import load_tokenizer
@@ -56,7 +59,13 @@ def test_bench_writes_a_well_formed_report(tmp_path):
     assert 0 < report["tokenizers"]["fsqtok"]["resident_mb"] < 1000
     assert report["large_encode"]["bytes"] == 3_000_000
     assert report["tokenizers"]["fsqtok"]["resident_mb"] < report["large_encode"]["fsqtok_peak_mb"] < 1000
-    assert report["autoencoder"]["train_steps_per_s"] > 0 and report["autoencoder"]["train_batch_size"] == 32
+    ae = report["autoencoder"]
+    assert ae["train_steps_per_s"] > 0 and ae["train_batch_size"] == 32 and ae["threads"] == 1
+    assert ae["targets_ms"] == {"encode_chunk_ms": 0.5, "reconstruct_chunk_ms": 1.0}
+    assert ae["encode_chunk_ms"] > 0 and ae["reconstruct_chunk_ms"] > ae["encode_chunk_ms"]
+    assert ae["int8_speedup"] == ae["int8_encoder_chunks_per_s"] / ae["encoder_chunks_per_s"]
+    assert 0 <= ae["int8_same_code"] <= 1 and ae["scored_chunks"] == len(chunk_bytes(text.encode(), 16))
+    assert ae["int8_accuracy_change_points"] == pytest.approx(100 * (ae["int8_byte_accuracy"] - ae["byte_accuracy"]))
     assert "stale table" in (tmp_path / "README.md").read_text()  # the bench writes its report, not the README
     run(["fsqtok", "readme"], tmp_path)  # the README's table comes from the report, by one command
     readme = (tmp_path / "README.md").read_text()
@@ -64,3 +73,9 @@ def test_bench_writes_a_well_formed_report(tmp_path):
     fsqtok = report["tokenizers"]["fsqtok"]
     assert f"| fsqtok | {fsqtok['cold_encode_mb_s']:.1f} | {fsqtok['warm_encode_mb_s']:.1f} |" in readme
     assert "stale table" not in readme and readme.endswith("<!-- bench:end -->\ntail\n")
+
+
+def test_chunk_byte_accuracy_counts_bytes_at_their_position():
+    assert chunk_byte_accuracy([b"ab", b"x"], [b"ac", b"x"]) == 2 / 3
+    assert chunk_byte_accuracy([b"abc", b""], [b"ab", b"xy"]) == 2 / 4  # extra bytes add nothing, missing ones count
+    assert chunk_byte_accuracy([], []) == 0

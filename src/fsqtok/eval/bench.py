@@ -87,7 +87,8 @@ def tokenizer_speeds(loaders: dict[str, Callable], documents: list[str], repeats
     """MB/s of every tokenizer on `documents` (joined by newlines for the single-call timings),
     medians of `repeats` rounds. Each round loads every tokenizer afresh (`loaders`: name -> a
     function that loads it) and times, one thread: its first encode of the text (cold: no cache has
-    seen it), the second (warm), decode; then the documents as one batch on every core. The rounds
+    seen it), the second (warm), decode; then, for all of them after that, the documents as one
+    batch on every core. The rounds
     run every tokenizer in turn, so a noisy machine slows all of them alike and ratios hold."""
     text = "\n".join(documents)
     megabytes = len(text.encode("utf-8")) / 1e6
@@ -100,17 +101,21 @@ def tokenizer_speeds(loaders: dict[str, Callable], documents: list[str], repeats
         times[name, key].append(time.perf_counter() - start)
         return result
 
-    for _ in range(repeats):
-        for name, load in loaders.items():
-            tokenizer = load()
+    names = list(loaders)
+    for round_ in range(repeats):
+        # each round starts with the next tokenizer: the first timing after a pause runs slower
+        fresh = {name: loaders[name]() for name in names[round_ % len(names):] + names[: round_ % len(names)]}
+        for name, tokenizer in fresh.items():
             ids = timed(name, "cold_encode_mb_s", tokenizer.encode, text)
             timed(name, "warm_encode_mb_s", tokenizer.encode, text)
             timed(name, "decode_mb_s", tokenizer.decode, ids)
-            timed(name, "batch_encode_mb_s", batch_encoder(tokenizer), documents)
             tokens[name] = len(ids)
+        for name, tokenizer in fresh.items():  # after the one-thread timings: a Rust thread pool
+            timed(name, "batch_encode_mb_s", batch_encoder(tokenizer), documents)
+        time.sleep(0.2)  # keeps spinning for a moment after its batch; let it rest before the next round
     return {name: {"timed_tokens": tokens[name],
                    **{key: megabytes / statistics.median(times[name, key]) for key in SPEED_KEYS}}
-            for name in loaders}
+            for name in names}
 
 
 def add_ratios(rows: dict, reference: str) -> None:
@@ -149,13 +154,12 @@ def cold_start_seconds(path: str, repeats: int) -> float:
                                                  capture_output=True), repeats)
 
 
-def autoencoder_speed(tokenizer_path: str, text: str, pretrain: PretrainConfig, precision: str, steps: int) -> dict:
+def training_speed(tokenizer_path: str, text: str, pretrain: PretrainConfig, precision: str, steps: int) -> dict:
     """Training steps/s (the pretrain step: forward, backward, clip, AdamW) at pretrain.batch_size,
-    and encoder chunks/s on up to 20,000 chunks of `text`, on this machine's device."""
+    on this machine's device, with every core."""
     import torch
 
     from fsqtok.autoencoder.data import pack_chunks
-    from fsqtok.autoencoder.infer import encode_chunks
     from fsqtok.autoencoder.io import load_autoencoder
     from fsqtok.autoencoder.train import make_optimizer, train_step
     from fsqtok.runtime.device import resolve_device
@@ -167,7 +171,7 @@ def autoencoder_speed(tokenizer_path: str, text: str, pretrain: PretrainConfig, 
     model, _ = load_autoencoder(tokenizer_path, kind=TOKENIZER)
     model = model.to(device).train()
     optimizer = make_optimizer(model, pretrain)
-    chunks = chunk_bytes(text.encode("utf-8"), model.max_chunk_bytes)[:20000]
+    chunks = chunk_bytes(text.encode("utf-8"), model.max_chunk_bytes)
     repeated = (chunks * (pretrain.batch_size // max(1, len(chunks)) + 1))[: pretrain.batch_size]
     batch = pack_chunks(repeated, model.max_chunk_bytes).to(device)
     train_step(model, optimizer, batch, precision, pretrain.grad_clip)  # warm-up
@@ -176,12 +180,63 @@ def autoencoder_speed(tokenizer_path: str, text: str, pretrain: PretrainConfig, 
         train_step(model, optimizer, batch, precision, pretrain.grad_clip)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    steps_per_s = steps / (time.perf_counter() - start)
-    model.eval()
-    encode_s = median_seconds(lambda: encode_chunks(model, chunks), 3)
     return {"device": device.type, "precision": "bf16" if uses_bf16(device, precision) else "fp32",
-            "train_steps_per_s": steps_per_s, "train_batch_size": pretrain.batch_size,
-            "encoder_chunks_per_s": len(chunks) / encode_s}
+            "train_steps_per_s": steps / (time.perf_counter() - start), "train_batch_size": pretrain.batch_size}
+
+
+NEURAL_TARGETS_MS = {"encode_chunk_ms": 0.5, "reconstruct_chunk_ms": 1.0}  # the original design's CPU targets
+
+
+def chunk_byte_accuracy(decoded: list[bytes], chunks: list[bytes]) -> float:
+    """Share of the chunks' bytes that the decoder gives back at their position.
+    Example: ([b"ab", b"x"], [b"ac", b"x"]) -> 2 / 3"""
+    right = sum(a == b for out, chunk in zip(decoded, chunks, strict=True) for a, b in zip(out, chunk, strict=False))
+    return right / max(1, sum(map(len, chunks)))
+
+
+def inference_speed(tokenizer_path: str, text: str) -> dict:
+    """The neural path on CPU, one thread: latency of one chunk (batch 1) through the encoder and
+    through encoder + decoder (one token's reconstruction), chunks/s batched, against the original
+    targets; and the INT8 encoder (autoencoder/quantize.py) with its speed-up and byte accuracy
+    change, calibrated on other chunks of `text` than those it is scored on."""
+    import torch
+
+    from fsqtok.autoencoder.data import pack_chunks
+    from fsqtok.autoencoder.infer import decode_indices, encode_chunks
+    from fsqtok.autoencoder.io import load_autoencoder
+    from fsqtok.autoencoder.quantize import Int8Encoder
+    from fsqtok.text.chunking import chunk_bytes
+    from fsqtok.tokenizers.fsqtok import TOKENIZER
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model, _ = load_autoencoder(tokenizer_path, kind=TOKENIZER)
+        model.eval()
+        chunks = chunk_bytes(text.encode("utf-8"), model.max_chunk_bytes)
+        scored, calibration = chunks[:4000], chunks[4000:12000] or chunks[:4000]
+        one, packed = pack_chunks(scored[:1], model.max_chunk_bytes), pack_chunks(scored, model.max_chunk_bytes)
+        int8 = Int8Encoder(model, calibration)
+        with torch.no_grad():
+            indices = model.encode(packed)[1]
+            int8_indices = int8(packed)[1]
+            report = {
+                "threads": 1, "targets_ms": NEURAL_TARGETS_MS,
+                "encode_chunk_ms": 1000 * median_seconds(lambda: model.encode(one), 200),
+                "reconstruct_chunk_ms": 1000 * median_seconds(
+                    lambda: decode_indices(model, model.encode(one)[1]), 50),
+                "encoder_chunks_per_s": len(scored) / median_seconds(lambda: encode_chunks(model, scored), 5),
+                "decoder_chunks_per_s": len(scored) / median_seconds(lambda: decode_indices(model, indices), 3),
+                "int8_encode_chunk_ms": 1000 * median_seconds(lambda: int8(one), 200),
+                "int8_encoder_chunks_per_s": len(scored) / median_seconds(lambda: int8(packed), 5),
+                "byte_accuracy": chunk_byte_accuracy(decode_indices(model, indices), scored),
+                "int8_byte_accuracy": chunk_byte_accuracy(decode_indices(model, int8_indices), scored),
+                "int8_same_code": (indices == int8_indices).float().mean().item(), "scored_chunks": len(scored)}
+    finally:
+        torch.set_num_threads(threads)
+    report["int8_speedup"] = report["int8_encoder_chunks_per_s"] / report["encoder_chunks_per_s"]
+    report["int8_accuracy_change_points"] = 100 * (report["int8_byte_accuracy"] - report["byte_accuracy"])
+    return report
 
 
 def run_bench(paths: dict[str, str], documents: list[str], repeats: int, params: Params, large_bytes: int,
@@ -209,7 +264,8 @@ def run_bench(paths: dict[str, str], documents: list[str], repeats: int, params:
     if "fsqtok" in paths:  # memory must stay O(input): ids in an array('I')
         report["large_encode"] = {"bytes": large_bytes,
                                   "fsqtok_peak_mb": resident_memory_mb(paths["fsqtok"], text, large_bytes)}
-        report["autoencoder"] = autoencoder_speed(paths["fsqtok"], text, params.pretrain, params.precision, ae_steps)
+        report["autoencoder"] = {**training_speed(paths["fsqtok"], text, params.pretrain, params.precision, ae_steps),
+                                 **inference_speed(paths["fsqtok"], text)}
     return report
 
 
@@ -240,6 +296,11 @@ def markdown_table(report: dict) -> str:
     ae = report.get("autoencoder")
     if ae:
         rows.append(f"\nAuto-encoder on {ae['device']} ({ae['precision']}): {ae['train_steps_per_s']:.1f} "
-                    f"training steps/s (batch {ae['train_batch_size']}), "
-                    f"encoder {ae['encoder_chunks_per_s']:,.0f} chunks/s.")
+                    f"training steps/s (batch {ae['train_batch_size']}). One thread, CPU: one chunk encodes in "
+                    f"{ae['encode_chunk_ms']:.2f} ms (target < 0.5) and reconstructs in "
+                    f"{ae['reconstruct_chunk_ms']:.2f} ms (target < 1 per token); batched, "
+                    f"{ae['encoder_chunks_per_s']:,.0f} chunks/s encode, {ae['decoder_chunks_per_s']:,.0f} decode. "
+                    f"INT8 encoder: {ae['int8_encoder_chunks_per_s']:,.0f} chunks/s ({ae['int8_speedup']:.2f}×), "
+                    f"byte accuracy {ae['int8_accuracy_change_points']:+.2f} points "
+                    f"({100 * ae['int8_byte_accuracy']:.2f}% vs {100 * ae['byte_accuracy']:.2f}%).")
     return "\n".join(rows)
