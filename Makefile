@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5000
 
-.PHONY: install repro repro-seed repro-long test ui ui-check bench lint docs
+.PHONY: install repro repro-seed repro-long test ui ui-check bench bench-scale lint docs
 
 $(STAMP): pyproject.toml setup.py src/fsqtok/tokenizers/_core.pyx
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/fsqtok bench
+
+bench-scale: $(STAMP)  # time and peak memory of the corpus-side steps at 1x, 4x, 16x the corpus (~15 min)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/fsqtok bench-scale
 
 repro-seed: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/fsqtok exp --profile profiles/seed.yaml

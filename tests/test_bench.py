@@ -1,14 +1,17 @@
 import json
 import os
+import random
 
 import pandas as pd
 import pytest
 import torch
+import yaml
 
-from conftest import run
+from conftest import FIXTURE_4K, TINY_PARAMS, run
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import params_from_dict
 from fsqtok.eval.bench import chunk_byte_accuracy
+from fsqtok.eval.scale import perturbed, scaled_corpus
 from fsqtok.eval.suite import speed_documents
 from fsqtok.text.chunking import chunk_bytes
 from fsqtok.tokenizers.baselines import BPETokenizer, WordTokenizer
@@ -79,3 +82,32 @@ def test_chunk_byte_accuracy_counts_bytes_at_their_position():
     assert chunk_byte_accuracy([b"ab", b"x"], [b"ac", b"x"]) == 2 / 3
     assert chunk_byte_accuracy([b"abc", b""], [b"ab", b"xy"]) == 2 / 4  # extra bytes add nothing, missing ones count
     assert chunk_byte_accuracy([], []) == 0
+
+
+def test_perturbed_copies_keep_length_and_make_new_words():
+    rng = random.Random(0)
+    text = "In the beginning God created the heaven and the earth. " * 20
+    copy = perturbed(text, rng)
+    assert len(copy) == len(text) and copy != text
+    assert sorted(copy) == sorted(text)  # letters only swap places
+    assert copy.split()[::5] != text.split()[::5] and all(len(w) < 4 or w[0] == v[0] and w[-1] == v[-1]
+                                                          for w, v in zip(copy.split(), text.split(), strict=True))
+    frame = pd.DataFrame({"doc_id": ["a", "b"], "source": ["s", "s"], "text": [text, "tiny"]})
+    scaled = scaled_corpus(frame, 3, seed=0)
+    assert list(scaled["doc_id"]) == ["a", "b", "a#1", "b#1", "a#2", "b#2"]
+    assert scaled["text"][3] == "tiny" and scaled["text"][2] != scaled["text"][4]
+
+
+def test_bench_scale_writes_rows_exponents_and_a_plot(tmp_path):
+    tiny = {"corpus": TINY_PARAMS["corpus"], "prune": TINY_PARAMS["prune"]}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny))
+    run(["fsqtok", "bench-scale", "--factor", "1", "--factor", "2", "-t", str(FIXTURE_4K)], tmp_path)
+    rows = pd.read_csv(tmp_path / "reports/bench/scale.csv")
+    assert list(rows["step"]) == ["prepare", "split", "count", "select", "tokenize"] * 2
+    assert list(rows["factor"]) == [1] * 5 + [2] * 5 and (rows["peak_mb"] > 0).all() and (rows["seconds"] > 0).all()
+    small, large = rows["train_mb"].iloc[0], rows["train_mb"].iloc[-1]
+    assert large == pytest.approx(2 * small, rel=0.02)  # the copy keeps the split and every byte count
+    report = json.loads((tmp_path / "reports/bench/scale.json").read_text())
+    assert set(report["time_exponent"]) == set(report["memory_exponent"]) == set(rows["step"])
+    assert (tmp_path / "reports/bench/scale.png").stat().st_size > 10_000
+    assert not (tmp_path / "data/scale").exists()  # the scaled corpora are scratch

@@ -8,6 +8,9 @@ def test_pretokens_hand_computed():
     assert pretokenize(b"Hello, world  2024!") == [b"Hello", b",", b" world", b" ", b" 2024", b"!"]
     assert pretokenize(b"don't stop\n\nnow  x") == [b"don", b"'t", b" stop", b"\n", b"\n", b"now", b" ", b" x"]
     assert pretokenize("café 東京".encode()) == ["café".encode(), " 東京".encode()]
+    # runs are cut every 64 bytes; a cut whitespace run still leaves its last space to the word
+    assert [len(t) for t in pretokenize(b"a" * 130 + b" " + b"\n" * 66 + b"x")] == [64, 64, 2, 64, 2, 1, 1]
+    assert pretokenize(b" " + b"b" * 70) == [b" " + b"b" * 64, b"b" * 6]
 
 
 def test_split_long_and_chunks():

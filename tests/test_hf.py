@@ -8,10 +8,11 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer as HFTokenizer
 
 from conftest import FIXTURE_4K, run, shipped_texts
+from fsqtok.text.chunking import PRETOKEN, pretokenize
 from fsqtok.tokenizers.base import validation_battery
 from fsqtok.tokenizers.candidates import candidate_counts, select_candidates
 from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer, PieceTokenizer
-from fsqtok.tokenizers.hf import export_hf, is_text, unicode_pattern
+from fsqtok.tokenizers.hf import byte_level_pattern, byte_symbols, export_hf
 
 TEXTS = ["In the beginning God created the heaven and the earth.\n\nAnd the earth was without form, and void;",
          "Café society's 1920s: naïve  résumés, 東京 and Zürich — \"quoted\" (parens) it's 3.14!\r\n\tTabbed.",
@@ -32,10 +33,17 @@ def exported(tokenizer, tmp_path_factory):
     return export_hf(tokenizer, tmp_path_factory.mktemp("hf"))
 
 
-def test_pattern_translation():
-    assert unicode_pattern(r"[^\sA-Za-z0-9\x80-\xff]+|\s+(?!\S)|(?=\s\S|\Z)") == (
-        r"[^\x{9}-\x{D}\x{20}A-Za-z0-9\x{80}-\x{10FFFF}]+|[\x{9}-\x{D}\x{20}]+(?![^\x{9}-\x{D}\x{20}])"
-        r"|(?=[\x{9}-\x{D}\x{20}][^\x{9}-\x{D}\x{20}]|\z)")
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from([b" ", b"\n", b"  ", b"a", b"Z", b"1", b".", b"'s", b"'", b"\t", b"\xc3\xa9", b"\xff",
+                                 b"a" * 40, b" " * 40, b"7" * 40, b"!" * 40, b"\r\n"]), max_size=10))
+def test_byte_level_pattern_splits_like_pretokenize(parts):
+    from tokenizers import Regex, pre_tokenizers
+
+    data = b"".join(parts)
+    symbol = byte_symbols()
+    splitter = pre_tokenizers.Split(Regex(byte_level_pattern(PRETOKEN.pattern)), behavior="isolated")
+    pieces = [piece for piece, _ in splitter.pre_tokenize_str("".join(symbol[b] for b in data))]
+    assert pieces == ["".join(symbol[b] for b in token) for token in pretokenize(data)]
 
 
 def test_export_has_joins_and_the_three_files(tokenizer, exported):
@@ -102,7 +110,7 @@ def test_export_of_a_real_4k_vocabulary_gives_fsqtok_ids(tmp_path):
     tokenizer = PieceTokenizer.load(FIXTURE_4K)
     hf = HFTokenizer.from_file(str(export_hf(tokenizer, tmp_path) / "tokenizer.json"))
     texts = shipped_texts(3, 100)
-    texts += [data.decode() for data in validation_battery() if is_text(data)]
+    texts += [data.decode() for data in validation_battery()[:10]]  # its texts; the rest are random bytes
     assert len(texts) > 100
     for text in texts:
         assert hf.encode(text, add_special_tokens=False).ids == tokenizer.encode(text), text[:60]

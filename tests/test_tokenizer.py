@@ -88,7 +88,8 @@ def reference_encode(pieces: list[bytes], data: bytes, max_bytes: int = 16) -> l
 TRICKY_PIECES = [b" of", b" of the", b"it's", b"x '", b" a'", b"a\n", b"a \n", b"b  ", b"1 2", b". ",
                  b".\n\n", b"..'", b" b.", b"\n a", b" \n", b"a\t", b"x 's", b"ab", b" 12 3", b"\n\n", b"  \n", b"\nx"]
 FRAGMENTS = [b" ", b"\n", b"  ", b"'", b"s", b"t", b"a", b"b", b"x", b"1", b"2", b".", b"\t", b"\xe2",
-             b"'s", b"\r\n", b"it", b"of", b"the", *TRICKY_PIECES]
+             b"'s", b"\r\n", b"it", b"of", b"the", b"a" * 40, b" " * 33, b"\n" * 31, b"9" * 50, b"." * 70,
+             *TRICKY_PIECES]  # the long runs cross the 64-byte cut of a pre-token
 
 
 @settings(max_examples=1500)

@@ -316,6 +316,32 @@ def bench(
     typer.echo(f"wrote {out}; `fsqtok readme` puts the table into README.md")
 
 
+@app.command("bench-scale")
+def bench_scale(
+    factors: list[int] = typer.Option([1, 4, 16], "--factor", help="multiples of the configured corpus (repeatable)"),
+    work: Path = typer.Option(Path("data/scale"), help="scratch folder for the scaled corpora (deleted after)"),
+    tokenizer: Path = typer.Option(TOKENIZER_DIR, "--tokenizer", "-t", help="the tokenizer that encodes train"),
+    out: Path = typer.Option(Path("reports/bench"), help="folder for scale.csv, scale.json and scale.png"),
+) -> None:
+    """Time and peak memory of corpus prep, split, candidate counting, selection and tokenising
+    train at several corpus sizes (params.yaml's corpus, plus perturbed copies), each in a fresh
+    process."""
+    import shutil
+
+    from fsqtok.eval.scale import STEPS
+    from fsqtok.eval.scale import bench_scale as run_scale
+
+    with user_errors():
+        try:
+            report = run_scale(sorted(set(factors)), work, tokenizer, out, progress=typer.echo)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    for step in STEPS:
+        typer.echo(f"{step:<9} time ~ size^{report['time_exponent'][step]:.2f}, "
+                   f"peak memory ~ size^{report['memory_exponent'][step]:.2f}")
+    typer.echo(f"wrote {out / 'scale.csv'}, {out / 'scale.json'}, {out / 'scale.png'}")
+
+
 @app.command("ui-url")
 def ui_url(port: int = typer.Option(5000, help="the port `mlflow ui` listens on")) -> None:
     """The link that opens the experiment's runs table with the headline columns in `mlflow ui`."""

@@ -1,8 +1,9 @@
 """Bytes -> pre-tokens -> chunks of at most `max_chunk_bytes`: the unit the auto-encoder sees.
 
 Pre-tokens follow the GPT-2 idea on raw bytes (so invalid UTF-8 is handled like any byte):
-contractions, words with their leading space, numbers, punctuation runs and whitespace runs.
-Bytes >= 0x80 count as letters, so a UTF-8 word ("café", "東京") stays in one piece.
+contractions, words with their leading space, numbers, punctuation runs and whitespace runs, each
+run at most MAX_RUN bytes. Bytes >= 0x80 count as letters, so a UTF-8 word ("café", "東京") stays
+in one piece.
 The pre-tokens of any byte string concatenate back to it exactly.
 """
 
@@ -16,13 +17,15 @@ LETTERS = rb"[A-Za-z\x80-\xff]"  # ASCII letters and every byte of a multi-byte 
 DIGITS = rb"[0-9]"
 PUNCTUATION = rb"[^\sA-Za-z0-9\x80-\xff]"  # neither space, letter nor digit
 CONTRACTION_SUFFIX = rb"(?:s|t|re|ve|m|ll|d)(?!" + LETTERS + b")"
+MAX_RUN = 64  # bytes of one class in a pre-token; longer runs are cut every MAX_RUN bytes (> any piece)
+RUN = b"{1,%d}" % MAX_RUN  # so no encoder, fsqtok's or the HF export's, meets an unbounded pre-token
 PRETOKEN = re.compile(
     b"'" + CONTRACTION_SUFFIX  # English contractions
-    + b"| ?" + LETTERS + b"+"  # a word with its leading space
-    + b"| ?" + DIGITS + b"+"  # a number
-    + b"| ?" + PUNCTUATION + b"+"  # a punctuation run
-    + rb"|\s+(?!\S)"  # a whitespace run, leaving its last space to the next word
-    + rb"|\s+"
+    + b"| ?" + LETTERS + RUN  # a word with its leading space
+    + b"| ?" + DIGITS + RUN  # a number
+    + b"| ?" + PUNCTUATION + RUN  # a punctuation run
+    + rb"|\s" + RUN + rb"(?!\S)"  # a whitespace run, leaving its last space to the next word
+    + rb"|\s" + RUN
 )
 
 

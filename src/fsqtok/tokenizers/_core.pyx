@@ -6,7 +6,8 @@ fits; decode as a gather over one flat byte table.
 The rule (tests/test_tokenizer.py spells it out slowly as `reference_encode`): at each pre-token,
 the longest run of at least two whole pre-tokens that is a piece wins (" of the"); otherwise the
 pre-token is covered left to right by its longest piece prefix of at least two bytes, a byte
-token where none fits. Pre-tokens are chunking.PRETOKEN's, written out over byte classes.
+token where none fits. Pre-tokens are chunking.PRETOKEN's (runs of at most MAX_RUN bytes), written
+out over byte classes.
 
 The encode loop touches no Python object, so it runs without the GIL: `encode_many` encodes a
 shard of documents while other threads encode theirs.
@@ -39,6 +40,7 @@ cdef enum:
     FIRST_PIECE = 259  # ids 0-2 the specials, 3-258 the bytes
     MAX_PIECE_BYTES = 256  # chunking.max_chunk_bytes's bound; sizes the scratch arrays on the stack
     MAX_PIECE_WORDS = 32  # MAX_PIECE_BYTES / 8
+    MAX_RUN = 64  # chunking.MAX_RUN: longest run of one byte class in a pre-token
 
 cdef uint8_t CLASS[256]  # byte -> class, as Python's bytes regex sees it (\s is ASCII whitespace)
 for _b in range(256):
@@ -65,13 +67,13 @@ cdef inline Py_ssize_t pretoken_end(const uint8_t* d, Py_ssize_t n, Py_ssize_t p
     if CLASS[d[q]] != SPACE:
         c = CLASS[d[q]]
         e = q + 1
-        while e < n and CLASS[d[e]] == c:
+        while e < n and CLASS[d[e]] == c and e - q < MAX_RUN:
             e += 1
         return e
-    e = p + 1  # 5. \s+(?!\S): a whitespace run leaves its last byte to a non-space after it; 6. \s+
-    while e < n and CLASS[d[e]] == SPACE:
+    e = p + 1  # 5. \s{1,64}(?!\S): a whitespace run leaves its last byte to a non-space after it; 6. \s{1,64}
+    while e < n and CLASS[d[e]] == SPACE and e - p < MAX_RUN:
         e += 1
-    return e - 1 if e < n and e - p >= 2 else e
+    return e - 1 if e < n and CLASS[d[e]] != SPACE and e - p >= 2 else e
 
 
 cdef inline void load_words(const uint8_t* d, Py_ssize_t available, uint64_t* words, Py_ssize_t width) noexcept nogil:

@@ -1,11 +1,13 @@
 """Hugging Face export: a `tokenizer.json` that gives exactly fsqtok's ids with `tokenizers`
 alone, plus the two files `transformers.AutoTokenizer` reads.
 
-The pipeline: a Split pre-tokenizer on fsqtok's splitter (its multi-pre-token pieces as a trie,
-longest first, then the pre-token regex) translated from byte classes to Unicode (a byte >= 0x80 is a
-letter, so every non-ASCII character is one; whitespace is ASCII whitespace only), ByteLevel
-without its own regex, and WordPiece with an empty continuation prefix, which is fsqtok's
-longest-piece-prefix rule; all 256 byte symbols are in the vocabulary, so no UNK ever occurs.
+The pipeline: ByteLevel without its own regex first, so every byte is one character and fsqtok's
+byte rules carry over exactly (bytes >= 0x80 are letters, runs are counted in bytes); then a Split
+pre-tokenizer on fsqtok's splitter (its multi-pre-token pieces as a trie, longest first, then the
+pre-token regex) rewritten over those characters; then WordPiece with an empty continuation
+prefix, which is fsqtok's longest-piece-prefix rule; all 256 byte symbols are in the vocabulary,
+so no UNK ever occurs. Pre-tokens are at most chunking.MAX_RUN bytes long, which also bounds
+WordPiece's cost per word (it grows with the cube of the word's length).
 Specials sit at ids 0-2 in the vocabulary; no pre-token can spell them (a pre-token never mixes
 "<" with letters), so text that contains "<pad>" is encoded as text, as fsqtok does.
 """
@@ -13,6 +15,8 @@ Specials sit at ids 0-2 in the vocabulary; no pre-token can spell them (a pre-to
 from __future__ import annotations
 
 import json
+import re
+from functools import cache
 from pathlib import Path
 
 from fsqtok.store.files import atomic_write_bytes
@@ -20,41 +24,63 @@ from fsqtok.text.chunking import PRETOKEN, pretoken_end, pretokenize
 from fsqtok.tokenizers.base import BYTE_OFFSET, FIRST_LEARNED_ID, SPECIAL_TOKENS
 from fsqtok.tokenizers.fsqtok import PieceTokenizer
 
-WHITESPACE = r"\x{9}-\x{D}\x{20}"  # what \s matches on bytes in Python: \t \n \v \f \r and space
 MAX_WORD_CHARS = 1_000_000_000  # WordPiece turns longer words into UNK; fsqtok has no limit
 
 
-def unicode_pattern(pattern: str) -> str:
-    """A bytes-regex pattern of fsqtok, rewritten for Oniguruma on Unicode text.
-    Example: r"[^\\sA-Za-z0-9\\x80-\\xff]+|\\s+(?!\\S)" ->
-    r"[^\\x{9}-\\x{D}\\x{20}A-Za-z0-9\\x{80}-\\x{10FFFF}]+|[\\x{9}-\\x{D}\\x{20}]+(?![^\\x{9}-\\x{D}\\x{20}])\""""
-    out, i, in_class = [], 0, False
+def symbol_class(members: list[int]) -> str:
+    r"""An Oniguruma class of the byte-level characters of the bytes `members`, as code point ranges.
+    Example: [48, 49, 50] -> [\x{30}-\x{32}]"""
+    points = sorted(ord(byte_symbols()[b]) for b in members)
+    ranges, start = [], 0
+    for i in range(1, len(points) + 1):
+        if i == len(points) or points[i] != points[i - 1] + 1:
+            low, high = points[start], points[i - 1]
+            ranges.append(f"\\x{{{low:X}}}" + (f"-\\x{{{high:X}}}" if high > low else ""))
+            start = i
+    return "[" + "".join(ranges) + "]"
+
+
+def literal(data: bytes) -> str:
+    """`data` as an Oniguruma literal over byte-level characters."""
+    return "".join(f"\\x{{{ord(byte_symbols()[b]):X}}}" for b in data)
+
+
+def byte_level_pattern(pattern: bytes) -> str:
+    r"""A bytes-regex pattern of fsqtok (PRETOKEN and the lookaheads of pretoken_end) rewritten for
+    Oniguruma on byte-level text: each class and escape becomes the class of the bytes it matches
+    (asked of Python's re, so the two cannot differ), each literal byte its character, \Z \z.
+    Example: rb" ?[0-9]{1,64}" -> \x{120}?[\x{30}-\x{39}]{1,64}"""
+    out, i = [], 0
     while i < len(pattern):
-        two = pattern[i : i + 2]
-        if two == r"\s":
-            out.append(WHITESPACE if in_class else f"[{WHITESPACE}]")
-        elif two == r"\S":
-            out.append(f"[^{WHITESPACE}]")
-        elif two == r"\Z":
+        char = pattern[i : i + 1]
+        if char == b"[":
+            end = i + 1
+            while pattern[end : end + 1] != b"]":
+                end += 2 if pattern[end : end + 1] == b"\\" else 1
+            out.append(symbol_class([b for b in range(256) if re.fullmatch(pattern[i : end + 1], bytes([b]))]))
+            i = end + 1
+        elif char == b"\\" and pattern[i + 1 : i + 2] == b"Z":
             out.append(r"\z")  # Oniguruma's \Z also matches before a final newline
-        elif pattern[i : i + 9] == r"\x80-\xff":
-            out.append(r"\x{80}-\x{10FFFF}")
-            i += 9
-            continue
-        elif two[:1] == "\\":
-            out.append(two)
-        else:
-            in_class = (in_class or two[0] == "[") and not (in_class and two[0] == "]")
-            out.append(two[0])
+            i += 2
+        elif char == b"\\":
+            escape = pattern[i : i + 4] if pattern[i + 1 : i + 2] == b"x" else pattern[i : i + 2]
+            members = [b for b in range(256) if re.fullmatch(escape, bytes([b]))]
+            out.append(symbol_class(members) if len(members) > 1 else literal(bytes(members)))
+            i += len(escape)
+        elif char == b"{":  # a quantifier: {m,n}
+            end = pattern.index(b"}", i)
+            out.append(pattern[i : end + 1].decode())
+            i = end + 1
+        elif char == b"(" and pattern[i + 1 : i + 2] == b"?":  # (?: (?= (?!
+            out.append(pattern[i : i + 3].decode())
+            i += 3
+        elif char in (b"(", b")", b"|", b"+", b"*", b"?"):
+            out.append(char.decode())
             i += 1
-            continue
-        i += 2
+        else:
+            out.append(literal(char))
+            i += 1
     return "".join(out)
-
-
-def literal(text: str) -> str:
-    """`text` as an Oniguruma literal: letters, digits and non-ASCII as they are, the rest as \\x{..}."""
-    return "".join(ch if ch.isalnum() else f"\\x{{{ord(ch):X}}}" for ch in text)
 
 
 def joins_of(pieces: list[bytes]) -> list[bytes]:
@@ -64,20 +90,20 @@ def joins_of(pieces: list[bytes]) -> list[bytes]:
 
 
 def join_trie(joins: list[bytes]) -> str:
-    """An Oniguruma pattern that matches the longest of `joins` ending on a pre-token boundary of
-    the text, as a trie (one branch per next character, longer branches before a join's end), so
-    a match costs the length of the join, not the number of joins.
+    """An Oniguruma pattern over byte-level text that matches the longest of `joins` ending on a
+    pre-token boundary, as a trie (one branch per next byte, longer branches before a join's end),
+    so a match costs the length of the join, not the number of joins.
     Example: [b" of the", b" of them"] -> " of the" + (the end of a word | "m" + the end of a word)."""
     root: dict = {}
-    for join in filter(is_text, joins):
+    for join in joins:
         node = root
-        for char in join.decode():
-            node = node.setdefault(char, {})
-        node[None] = unicode_pattern(pretoken_end(pretokenize(join)[-1]).decode("latin-1"))
+        for byte in join:
+            node = node.setdefault(byte, {})
+        node[None] = byte_level_pattern(pretoken_end(pretokenize(join)[-1]))
 
     def pattern(node: dict) -> str:
-        branches = [literal(char) + pattern(child) for char, child in sorted(
-            (c, n) for c, n in node.items() if c is not None)]
+        branches = [literal(bytes([b])) + pattern(child) for b, child in sorted(
+            (b, c) for b, c in node.items() if b is not None)]
         if None in node:
             branches.append(node[None])
         return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
@@ -85,14 +111,7 @@ def join_trie(joins: list[bytes]) -> str:
     return pattern(root) if root else ""
 
 
-def is_text(piece: bytes) -> bool:
-    try:
-        piece.decode("utf-8")
-    except UnicodeDecodeError:
-        return False  # a piece that is not whole characters never occurs in Unicode text
-    return True
-
-
+@cache
 def byte_symbols() -> dict[int, str]:
     """GPT-2's printable stand-in for each byte, as HF ByteLevel writes it."""
     from fsqtok.tokenizers.baselines import byte_level_tables
@@ -111,12 +130,12 @@ def hf_tokenizer_json(tokenizer: PieceTokenizer) -> str:
     pieces = tokenizer.vocab.pieces
     vocab.update({"".join(symbol[b] for b in piece): FIRST_LEARNED_ID + i for i, piece in enumerate(pieces)})
     joins = join_trie(joins_of(pieces))
-    splitter = (f"(?:{joins})|" if joins else "") + unicode_pattern(PRETOKEN.pattern.decode())
+    splitter = (f"(?:{joins})|" if joins else "") + byte_level_pattern(PRETOKEN.pattern)
     hf = HFTokenizer(models.WordPiece(vocab, unk_token="<pad>", continuing_subword_prefix="",
                                       max_input_chars_per_word=MAX_WORD_CHARS))
     hf.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(splitter), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        pre_tokenizers.Split(Regex(splitter), behavior="isolated"),
     ])
     hf.decoder = decoders.ByteLevel()
     return hf.to_str()
