@@ -90,12 +90,12 @@ def test_perturbed_copies_keep_length_and_make_new_words():
     copy = perturbed(text, rng)
     assert len(copy) == len(text) and copy != text
     assert sorted(copy) == sorted(text)  # letters only swap places
-    assert copy.split()[::5] != text.split()[::5] and all(len(w) < 4 or w[0] == v[0] and w[-1] == v[-1]
-                                                          for w, v in zip(copy.split(), text.split(), strict=True))
-    frame = pd.DataFrame({"doc_id": ["a", "b"], "source": ["s", "s"], "text": [text, "tiny"]})
+    assert copy.split() != text.split() and all(len(w) < 4 or w[0] == v[0] and w[-1] == v[-1]
+                                                for w, v in zip(copy.split(), text.split(), strict=True))
+    frame = pd.DataFrame({"doc_id": ["a", "b"], "source": ["s", "s"], "text": [text, "odd"]})
     scaled = scaled_corpus(frame, 3, seed=0)
     assert list(scaled["doc_id"]) == ["a", "b", "a#1", "b#1", "a#2", "b#2"]
-    assert scaled["text"][3] == "tiny" and scaled["text"][2] != scaled["text"][4]
+    assert scaled["text"][3] == "odd" and scaled["text"][2] != scaled["text"][4]
 
 
 def test_bench_scale_writes_rows_exponents_and_a_plot(tmp_path):
@@ -106,7 +106,7 @@ def test_bench_scale_writes_rows_exponents_and_a_plot(tmp_path):
     assert list(rows["step"]) == ["prepare", "split", "count", "select", "tokenize"] * 2
     assert list(rows["factor"]) == [1] * 5 + [2] * 5 and (rows["peak_mb"] > 0).all() and (rows["seconds"] > 0).all()
     small, large = rows["train_mb"].iloc[0], rows["train_mb"].iloc[-1]
-    assert large == pytest.approx(2 * small, rel=0.02)  # the copy keeps the split and every byte count
+    assert 1.5 * small < large < 2.5 * small  # the copies are new documents: the split draws them anew
     report = json.loads((tmp_path / "reports/bench/scale.json").read_text())
     assert set(report["time_exponent"]) == set(report["memory_exponent"]) == set(rows["step"])
     assert (tmp_path / "reports/bench/scale.png").stat().st_size > 10_000

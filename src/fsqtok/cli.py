@@ -330,12 +330,14 @@ def bench_scale(
 
     from fsqtok.eval.scale import STEPS
     from fsqtok.eval.scale import bench_scale as run_scale
+    from fsqtok.report.plots import plot_scale
 
     with user_errors():
         try:
             report = run_scale(sorted(set(factors)), work, tokenizer, out, progress=typer.echo)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+    plot_scale(report["rows"], STEPS, out / "scale.png")
     for step in STEPS:
         typer.echo(f"{step:<9} time ~ size^{report['time_exponent'][step]:.2f}, "
                    f"peak memory ~ size^{report['memory_exponent'][step]:.2f}")

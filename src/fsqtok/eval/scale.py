@@ -109,7 +109,7 @@ def growth(rows: list[dict], key: str) -> dict[str, float]:
 
 
 def bench_scale(factors: list[int], work: Path, tokenizer: Path, out_dir: Path, progress=print) -> dict:
-    """Every step at every factor -> scale.csv, scale.json, scale.png under out_dir."""
+    """Every step at every factor -> scale.csv and scale.json under out_dir (the CLI draws scale.png)."""
     rows = []
     for factor in factors:
         folder = work / f"x{factor}"
@@ -125,29 +125,7 @@ def bench_scale(factors: list[int], work: Path, tokenizer: Path, out_dir: Path, 
     report = {"factors": factors, "rows": rows, "time_exponent": growth(rows, "seconds"),
               "memory_exponent": growth(rows, "peak_mb")}
     (out_dir / "scale.json").write_text(json.dumps(report, indent=2) + "\n")
-    plot_scale(rows, out_dir / "scale.png")
     return report
-
-
-def plot_scale(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for step in STEPS:
-        mine = sorted((r["train_mb"], r["seconds"], r["peak_mb"]) for r in rows if r["step"] == step)
-        for axis, column in zip(axes, (1, 2), strict=True):
-            axis.plot([m[0] for m in mine], [m[column] for m in mine], marker="o", label=step)
-    for axis, label in zip(axes, ("seconds", "peak resident MB"), strict=True):
-        axis.set(xscale="log", yscale="log", xlabel="train text (MB)", ylabel=label)
-        axis.grid(True, which="both", alpha=0.3)
-    axes[0].legend()
-    fig.suptitle("Corpus-side cost by corpus size (each step in a fresh process)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 if __name__ == "__main__":  # one step, in the process `measure` starts

@@ -73,6 +73,23 @@ def plot_lines(rows, x: str, ys: list[str], path: Path, title: str, logy: bool =
     save_figure(fig, path)
 
 
+def plot_scale(rows: list[dict], steps: tuple[str, ...], path: Path) -> None:
+    """`make bench-scale`'s rows: seconds and peak resident MB of each step against the train
+    text's size, log-log (a slope of 1 is linear growth)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for step in steps:
+        mine = sorted((r["train_mb"], r["seconds"], r["peak_mb"]) for r in rows if r["step"] == step)
+        for axis, column in zip(axes, (1, 2), strict=True):
+            axis.plot([m[0] for m in mine], [m[column] for m in mine], marker="o", label=step)
+    for axis, label in zip(axes, ("seconds", "peak resident MB"), strict=True):
+        axis.set(xscale="log", yscale="log", xlabel="train text (MB)", ylabel=label)
+        axis.grid(True, which="both", alpha=0.3)
+    axes[0].legend()
+    fig.suptitle("Corpus-side cost by corpus size (each step in a fresh process)")
+    save_figure(fig, path)
+
+
 def plot_bars(values: dict[str, float], path: Path, title: str, ylabel: str) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))
