@@ -281,17 +281,22 @@ cdef class PieceCore:
             list_set_item(result, i, self.id_items[ids[i]])
         return result
 
-    def encode(self, bytes data) -> list:
-        """The ids of `data`, as a list of ints."""
-        cdef IdBuffer out = IdBuffer(NULL, 0, 0)
+    cdef int encode_buffer(self, bytes data, IdBuffer* out) except -1:
+        """Fill `out` with the ids of `data` without the GIL; the caller frees out.ids."""
         cdef const uint8_t* d = <const uint8_t*>PyBytes_AS_STRING(data)
         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
         cdef bint ok
         with nogil:
-            ok = self.encode_into(d, n, &out)
+            ok = self.encode_into(d, n, out)
+        if not ok:
+            raise MemoryError()
+        return 0
+
+    def encode(self, bytes data) -> list:
+        """The ids of `data`, as a list of ints."""
+        cdef IdBuffer out = IdBuffer(NULL, 0, 0)
         try:
-            if not ok:
-                raise MemoryError()
+            self.encode_buffer(data, &out)
             return self.as_list(out.ids, out.size)
         finally:
             free(out.ids)
@@ -299,15 +304,9 @@ cdef class PieceCore:
     def encode_array(self, bytes data) -> array:
         """The ids of `data` as an array('I'): 4 bytes per id, for inputs of any size."""
         cdef IdBuffer out = IdBuffer(NULL, 0, 0)
-        cdef const uint8_t* d = <const uint8_t*>PyBytes_AS_STRING(data)
-        cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
-        cdef bint ok
         cdef array result
-        with nogil:
-            ok = self.encode_into(d, n, &out)
         try:
-            if not ok:
-                raise MemoryError()
+            self.encode_buffer(data, &out)
             result = clone(array("I"), out.size, False)
             if out.size:
                 memcpy(result.data.as_voidptr, out.ids, out.size * sizeof(uint32_t))
