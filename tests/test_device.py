@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from fsqtok.runtime.device import resolve_device
 from fsqtok.runtime.precision import autocast, cpu_has_native_bf16, uses_bf16
 
 EPYC_ZEN4 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\nbogomips\t: 4800\n"
@@ -31,3 +32,9 @@ def test_autocast_sets_the_matmul_dtype(precision, dtype):
     layer = torch.nn.Linear(4, 4)
     with autocast(torch.device("cpu"), precision):
         assert layer(torch.ones(2, 4)).dtype == dtype
+
+
+def test_cpu_maths_flushes_subnormals_once_a_device_is_resolved():
+    resolve_device("cpu")
+    assert (torch.tensor([1e-30]) * torch.tensor([1e-10])).item() == 0.0  # 1e-40 is subnormal in fp32
+    assert (torch.tensor([1e-20]) * torch.tensor([1e-10])).item() == pytest.approx(1e-30)

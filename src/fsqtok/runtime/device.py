@@ -1,5 +1,5 @@
-"""Where tensors run: `device: auto` picks CUDA when present; CPU threads sized for small machines;
-evaluation mode that gives the model back in the mode it was in."""
+"""Where tensors run: `device: auto` picks CUDA when present, CPU floats without subnormals;
+CPU threads sized for small machines; evaluation mode that gives the model back in the mode it was in."""
 
 from __future__ import annotations
 
@@ -13,11 +13,15 @@ from fsqtok.errors import FsqtokError
 
 
 def resolve_device(name: str) -> torch.device:
-    """auto -> cuda if available else cpu; cuda without a GPU is a clear error."""
+    """auto -> cuda if available else cpu; cuda without a GPU is a clear error. CPU float maths
+    flushes subnormal numbers to zero from here on: an fp32 training run makes more of them as it
+    goes, and x86 cores take ~100 cycles per subnormal operand (pretrain measured 12.6 -> 8.7 steps/s
+    between steps 100 and 400 without the flush, a steady 12.5 with it)."""
     if name == "cuda" and not torch.cuda.is_available():
         raise FsqtokError("device: cuda was asked for but no CUDA GPU is visible; use device: auto or cpu")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.set_flush_denormal(True)
     return torch.device(name)
 
 

@@ -20,6 +20,7 @@ from fsqtok.flow.train import FlowRun
 from fsqtok.lm.io import load_lm
 from fsqtok.lm.sample import unconditional_samples
 from fsqtok.report.html import flow_report
+from fsqtok.runtime.device import resolve_device
 from fsqtok.runtime.distributed import init_world, shutdown
 from fsqtok.store.bundle import WEIGHTS
 from fsqtok.store.checkpoint import Checkpointer
@@ -81,7 +82,7 @@ def run_flow(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir
                                        config.seq_chunks), "val": latent_windows(autoencoder, val, config.seq_chunks)}
     key = run_key(params.digest("seed", "flow"), [split_dir / "train.parquet", split_dir / "val.parquet",
                                                   tokenizer_dir / WEIGHTS], ("flow", "runtime", "autoencoder", "text"))
-    world, _ = init_world(torch.device("cpu"))  # the flow trains on CPU: its batches are small
+    world, _ = init_world(resolve_device("cpu"))  # the flow trains on CPU: its batches are small
     run = FlowRun(config, params.seed, autoencoder, windows["train"], windows["val"],
                   Checkpointer(checkpoint_dir / key, config.keep_checkpoints, "flow"), key,
                   on_eval=lambda row: tracker.metrics(row, step=row["step"]), world=world)
