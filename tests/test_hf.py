@@ -78,6 +78,18 @@ def test_hf_ids_equal_fsqtok_on_any_text(tokenizer, exported, parts):
     assert hf.decode(ids) == text
 
 
+AB_PIECES = [b"ab", b"ba", b"aa", b"aab", b"abb", b"bab", b"abab", b"bbbb", b"aaaa"]  # a tie almost everywhere
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(["a", "b", "ab", "bb", "aaa", " ", " a", "x"]), max_size=14))
+def test_hf_breaks_ties_as_fsqtok_does(tmp_path_factory, parts):
+    tokenizer = AutoEncoderTokenizer(AB_PIECES, list(range(len(AB_PIECES))), 16)
+    hf = HFTokenizer.from_file(str(export_hf(tokenizer, tmp_path_factory.mktemp("ab")) / "tokenizer.json"))
+    text = "".join(parts)
+    assert hf.encode(text, add_special_tokens=False).ids == tokenizer.encode(text)
+
+
 def test_transformers_loads_the_export(tokenizer, exported):
     transformers = pytest.importorskip("transformers")
     auto = transformers.AutoTokenizer.from_pretrained(str(exported))

@@ -1,4 +1,5 @@
 
+from functools import cache
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -60,10 +61,35 @@ def test_join_prefers_longest_run_of_whole_pretokens():
     assert vocab.encode_bytes(b" a x") == [259, 3 + ord(" "), 3 + ord("x")]
 
 
+def reference_cover(token: bytes, piece_id: dict) -> list[int]:
+    """One pre-token in the fewest tokens, then the fewest byte tokens (a piece costs 128, a byte
+    token 129); among those, the one whose last token starts earliest, and so on back to front."""
+
+    @cache
+    def best(end: int) -> tuple[int, tuple[int, ...]]:  # (cost, ids) of token[:end]
+        if end == 0:
+            return 0, ()
+        options = []
+        for start in range(end):
+            piece = token[start:end]
+            if len(piece) == 1:
+                cost, token_id = 129, 3 + piece[0]
+            elif piece in piece_id:
+                cost, token_id = 128, piece_id[piece]
+            else:
+                continue
+            before_cost, before_ids = best(start)
+            options.append((before_cost + cost, start, before_ids + (token_id,)))
+        cost, _, ids = min(options)
+        return cost, ids
+
+    return list(best(len(token))[1])
+
+
 def reference_encode(pieces: list[bytes], data: bytes, max_bytes: int = 16) -> list[int]:
     """The encoding rule spelled out slowly: at each pre-token the longest run of >= 2 whole
-    pre-tokens that is a piece wins; else the pre-token's longest piece prefixes of >= 2 bytes,
-    else bytes. Pieces are at most max_bytes long."""
+    pre-tokens that is a piece wins; else the pre-token as reference_cover splits it. Pieces are
+    at most max_bytes long."""
     piece_id = {p: 259 + i for i, p in enumerate(pieces) if 2 <= len(p) <= max_bytes}
     tokens, ids, i = pretokenize(data), [], 0
     while i < len(tokens):
@@ -72,12 +98,7 @@ def reference_encode(pieces: list[bytes], data: bytes, max_bytes: int = 16) -> l
             ids.append(piece_id[b"".join(tokens[i : runs[-1]])])
             i = runs[-1]
             continue
-        token, pos = tokens[i], 0
-        while pos < len(token):
-            longest = min(len(token), pos + max_bytes)
-            end = next((e for e in range(longest, pos + 1, -1) if token[pos:e] in piece_id), None)
-            ids.append(piece_id[token[pos:end]] if end else 3 + token[pos])
-            pos = end or pos + 1
+        ids += reference_cover(tokens[i], piece_id)
         i += 1
     return ids
 
@@ -90,6 +111,13 @@ TRICKY_PIECES = [b" of", b" of the", b"it's", b"x '", b" a'", b"a\n", b"a \n", b
 FRAGMENTS = [b" ", b"\n", b"  ", b"'", b"s", b"t", b"a", b"b", b"x", b"1", b"2", b".", b"\t", b"\xe2",
              b"'s", b"\r\n", b"it", b"of", b"the", b"a" * 40, b" " * 33, b"\n" * 31, b"9" * 50, b"." * 70,
              *TRICKY_PIECES]  # the long runs cross the 64-byte cut of a pre-token
+
+
+def test_a_pretoken_takes_the_fewest_tokens_then_the_fewest_bytes_then_the_earliest_last_token():
+    vocab = ChunkVocabulary([b"ab", b"abc", b"cd", b"bcd", b"aa", b"aaa"], 16)  # ids 259-264
+    assert vocab.encode_bytes(b"abcd") == [259, 261]  # ab cd: no byte token (a bcd and abc d have one)
+    assert vocab.encode_bytes(b"abcdx") == [259, 261, 3 + ord("x")]  # longest prefix first: abc d x
+    assert vocab.encode_bytes(b"aaaaa") == [263, 264]  # aa aaa, not aaa aa: the last token starts earliest
 
 
 @settings(max_examples=1500)

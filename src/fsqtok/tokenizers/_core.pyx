@@ -1,13 +1,16 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """fsqtok's compiled encode/decode core: pre-tokenise bytes, cover each run of whole pre-tokens
-by its longest piece, then each pre-token by its longest piece prefixes, raw bytes where no piece
-fits; decode as a gather over one flat byte table.
+by its longest piece, then each pre-token in the fewest tokens, raw bytes where no piece fits;
+decode as a gather over one flat byte table.
 
 The rule (tests/test_tokenizer.py spells it out slowly as `reference_encode`): at each pre-token,
 the longest run of at least two whole pre-tokens that is a piece wins (" of the"); otherwise the
-pre-token is covered left to right by its longest piece prefix of at least two bytes, a byte
-token where none fits. Pre-tokens are chunking.PRETOKEN's (runs of at most MAX_RUN bytes), written
-out over byte classes.
+pre-token is split into the fewest tokens (pieces of at least two bytes, byte tokens), among
+equally few into the fewest byte tokens, and among those, at each end the token that starts
+earliest. That is Hugging Face's Unigram Viterbi with a score of -1 per piece and -1 - 1/128 per
+byte token (PIECE_COST, BYTE_COST over 128; exact in floating point), so the HF export gives the
+same ids. Pre-tokens are chunking.PRETOKEN's
+(runs of at most MAX_RUN bytes), written out over byte classes.
 
 The encode loop touches no Python object, so it runs without the GIL: `encode_many` encodes a
 shard of documents while other threads encode theirs.
@@ -41,6 +44,10 @@ cdef enum:
     MAX_PIECE_BYTES = 256  # chunking.max_chunk_bytes's bound; sizes the scratch arrays on the stack
     MAX_PIECE_WORDS = 32  # MAX_PIECE_BYTES / 8
     MAX_RUN = 64  # chunking.MAX_RUN: longest run of one byte class in a pre-token
+    MAX_PRETOKEN = MAX_RUN + 1  # a space and a run
+    PIECE_COST = 128  # a token's cost in the segmentation, in 128ths
+    BYTE_COST = 129  # a byte token costs a little more: fewest tokens first, then fewest byte tokens
+    PREFIX = 1  # a slot value: the bytes begin a piece but are none (1 is <bos>, never a piece's id)
 
 cdef uint8_t CLASS[256]  # byte -> class, as Python's bytes regex sees it (\s is ASCII whitespace)
 for _b in range(256):
@@ -109,16 +116,23 @@ cdef struct IdBuffer:
     Py_ssize_t capacity
 
 
-cdef inline bint push(IdBuffer* out, uint32_t token_id) noexcept nogil:
-    """Append one id, growing the buffer by half; False when memory runs out."""
+cdef inline bint reserve(IdBuffer* out, Py_ssize_t extra) noexcept nogil:
+    """Room for `extra` more ids, growing the buffer by at least half; False when memory runs out."""
     cdef Py_ssize_t capacity
     cdef uint32_t* grown
-    if out.size == out.capacity:
-        capacity = out.capacity + out.capacity // 2 + 64
+    if out.size + extra > out.capacity:
+        capacity = out.capacity + out.capacity // 2 + 64 + extra
         grown = <uint32_t*>realloc(out.ids, capacity * sizeof(uint32_t))
         if grown == NULL:
             return False
         out.ids, out.capacity = grown, capacity
+    return True
+
+
+cdef inline bint push(IdBuffer* out, uint32_t token_id) noexcept nogil:
+    """Append one id; False when memory runs out."""
+    if not reserve(out, 1):
+        return False
     out.ids[out.size] = token_id
     out.size += 1
     return True
@@ -130,7 +144,7 @@ cdef class PieceCore:
 
     cdef uint8_t* table  # the bytes of every id, back to back
     cdef Py_ssize_t* offsets  # id i is table[offsets[i]:offsets[i + 1]]
-    cdef uint32_t* slots  # open addressing over the pieces: 0 empty, else a piece id
+    cdef uint32_t* slots  # open addressing over the pieces and their prefixes: 0 empty, PREFIX, or a piece id
     cdef uint16_t* slot_lengths  # the length of each slot's piece
     cdef uint64_t* slot_keys  # its bytes as `width` zero-padded words
     cdef Py_ssize_t width  # words per key: max_piece_bytes / 8, rounded up
@@ -140,7 +154,7 @@ cdef class PieceCore:
     cdef PyObject** id_items
 
     def __cinit__(self, list pieces, Py_ssize_t max_piece_bytes):
-        cdef Py_ssize_t i, total = 0, size = 64, pos = 256
+        cdef Py_ssize_t i, m, total = 0, entries = 0, size = 64, pos = 256
         cdef bytes piece
         self.n_ids = FIRST_PIECE + len(pieces)
         if not 1 <= max_piece_bytes <= MAX_PIECE_BYTES:
@@ -149,7 +163,8 @@ cdef class PieceCore:
         self.width = (self.max_piece_bytes + 7) // 8
         for piece in pieces:
             total += len(piece)
-        while size < 4 * len(pieces):
+            entries += min(len(piece), max_piece_bytes) - 1  # the piece and its prefixes of >= 2 bytes
+        while size < 2 * entries:
             size *= 2
         self.mask = size - 1
         self.table = <uint8_t*>malloc(256 + total + 1)
@@ -173,7 +188,10 @@ cdef class PieceCore:
         self.offsets[self.n_ids] = pos
         for i in range(FIRST_PIECE, self.n_ids):
             if 2 <= self.offsets[i + 1] - self.offsets[i] <= self.max_piece_bytes:
-                self.insert(i)  # single bytes are byte tokens; longer pieces than that never match
+                self.insert(i, self.offsets[i + 1] - self.offsets[i])  # single bytes are byte tokens
+        for i in range(FIRST_PIECE, self.n_ids):  # then the prefixes that are not pieces themselves
+            for m in range(2, min(self.offsets[i + 1] - self.offsets[i], self.max_piece_bytes + 1)):
+                self.insert(i, m)
         self.id_objects = list(range(self.n_ids))
         for i in range(self.n_ids):
             self.id_items[i] = <PyObject*>PyList_GET_ITEM(self.id_objects, i)
@@ -186,12 +204,17 @@ cdef class PieceCore:
         free(self.slot_keys)
         free(self.id_items)
 
-    cdef void insert(self, uint32_t piece_id) noexcept:
-        """Add a piece to the hash; a repeated piece takes the later id (as a dict would)."""
-        cdef Py_ssize_t n = self.offsets[piece_id + 1] - self.offsets[piece_id]
+    cdef void insert(self, uint32_t piece_id, Py_ssize_t n) noexcept:
+        """Add the first n bytes of a piece to the hash: the whole piece under its id (a repeated
+        piece takes the later id, as a dict would), a shorter prefix as PREFIX where it is new."""
         cdef uint64_t* words = <uint64_t*>malloc(self.width * sizeof(uint64_t))
         load_words(self.table + self.offsets[piece_id], n, words, self.width)
         cdef uint64_t slot = self.find(words, n)
+        if n < self.offsets[piece_id + 1] - self.offsets[piece_id]:
+            if self.slots[slot]:  # a piece, or a prefix already there
+                free(words)
+                return
+            piece_id = PREFIX
         self.slots[slot] = piece_id
         self.slot_lengths[slot] = n
         memcpy(self.slot_keys + slot * self.width, words, self.width * sizeof(uint64_t))
@@ -216,25 +239,51 @@ cdef class PieceCore:
 
     cdef inline uint32_t lookup(self, const uint64_t* words, Py_ssize_t n) noexcept nogil:
         """Id of the piece equal to the first n bytes of `words`, or 0."""
-        return self.slots[self.find(words, n)]
+        cdef uint32_t value = self.slots[self.find(words, n)]
+        return value if value >= FIRST_PIECE else 0
 
     cdef bint cover(self, const uint8_t* d, Py_ssize_t n, Py_ssize_t start, Py_ssize_t end, uint64_t* words,
                     IdBuffer* out) noexcept nogil:
-        """One pre-token d[start:end] as its longest piece prefixes, left to right, else bytes."""
-        cdef Py_ssize_t e
-        cdef uint32_t piece_id
-        while start < end:
-            e = end if end - start < self.max_piece_bytes else start + self.max_piece_bytes
+        """One pre-token d[start:end] (at most MAX_PRETOKEN bytes) at the least cost, by dynamic
+        programming over its byte positions; ties as the module docstring says."""
+        cdef Py_ssize_t length = end - start, s, m, longest, k = 0, e
+        cdef uint16_t cost[MAX_PRETOKEN + 1]  # least cost of the first e bytes
+        cdef uint8_t begin[MAX_PRETOKEN + 1]  # where the last of those tokens starts
+        cdef uint32_t last[MAX_PRETOKEN + 1]  # and its id
+        cdef uint32_t value
+        if length == 1:
+            return push(out, 3 + d[start])
+        if length <= self.max_piece_bytes:  # a whole piece is the only one-token path
             load_words(d + start, n - start, words, self.width)
-            piece_id = 0
-            while e >= start + 2:
-                piece_id = self.lookup(words, e - start)
-                if piece_id:
-                    break
-                e -= 1
-            if not push(out, piece_id if piece_id else 3 + d[start]):
-                return False
-            start = e if piece_id else start + 1
+            value = self.lookup(words, length)
+            if value:
+                return push(out, value)
+        cost[0] = 0
+        for e in range(1, length + 1):
+            cost[e] = 0xFFFF
+        for s in range(length):  # starts in order, and only a strictly cheaper path replaces one
+            if cost[s] + BYTE_COST < cost[s + 1]:
+                cost[s + 1], begin[s + 1], last[s + 1] = cost[s] + BYTE_COST, s, 3 + d[start + s]
+            longest = length - s if length - s < self.max_piece_bytes else self.max_piece_bytes
+            if longest >= 2:
+                load_words(d + start + s, n - start - s, words, self.width)
+            for m in range(2, longest + 1):
+                value = self.slots[self.find(words, m)]
+                if not value:
+                    break  # no piece begins with these m bytes
+                if value >= FIRST_PIECE and cost[s] + PIECE_COST < cost[s + m]:
+                    cost[s + m], begin[s + m], last[s + m] = cost[s] + PIECE_COST, s, value
+        e = length
+        while e:  # count the path's tokens, then write them back to front
+            k, e = k + 1, begin[e]
+        if not reserve(out, k):
+            return False
+        out.size, e = out.size + k, length
+        while e:
+            out.size -= 1
+            out.ids[out.size] = last[e]
+            e = begin[e]
+        out.size += k
         return True
 
     cdef bint encode_into(self, const uint8_t* d, Py_ssize_t n, IdBuffer* out) noexcept nogil:

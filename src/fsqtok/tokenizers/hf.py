@@ -4,10 +4,10 @@ alone, plus the two files `transformers.AutoTokenizer` reads.
 The pipeline: ByteLevel without its own regex first, so every byte is one character and fsqtok's
 byte rules carry over exactly (bytes >= 0x80 are letters, runs are counted in bytes); then a Split
 pre-tokenizer on fsqtok's splitter (its multi-pre-token pieces as a trie, longest first, then the
-pre-token regex) rewritten over those characters; then WordPiece with an empty continuation
-prefix, which is fsqtok's longest-piece-prefix rule; all 256 byte symbols are in the vocabulary,
-so no UNK ever occurs. Pre-tokens are at most chunking.MAX_RUN bytes long, which also bounds
-WordPiece's cost per word (it grows with the cube of the word's length).
+pre-token regex) rewritten over those characters; then Unigram, whose Viterbi search with a score
+of -1 per piece and -1 - 1/128 per byte symbol is fsqtok's segmentation of a pre-token, ties
+included (tokenizers/_core.pyx); all 256 byte symbols are in the vocabulary, so no UNK ever
+occurs. Pre-tokens are at most chunking.MAX_RUN bytes long.
 Specials sit at ids 0-2 in the vocabulary; no pre-token can spell them (a pre-token never mixes
 "<" with letters), so text that contains "<pad>" is encoded as text, as fsqtok does.
 """
@@ -24,7 +24,7 @@ from fsqtok.text.chunking import PRETOKEN, pretoken_end, pretokenize
 from fsqtok.tokenizers.base import BYTE_OFFSET, FIRST_LEARNED_ID, SPECIAL_TOKENS
 from fsqtok.tokenizers.fsqtok import PieceTokenizer
 
-MAX_WORD_CHARS = 1_000_000_000  # WordPiece turns longer words into UNK; fsqtok has no limit
+PIECE_SCORE, BYTE_SCORE = -1.0, -129 / 128  # the core's PIECE_COST and BYTE_COST over -128
 
 
 def symbol_class(members: list[int]) -> str:
@@ -125,14 +125,14 @@ def hf_tokenizer_json(tokenizer: PieceTokenizer) -> str:
     from tokenizers import Tokenizer as HFTokenizer
 
     symbol = byte_symbols()
-    vocab = dict(SPECIAL_TOKENS)
-    vocab.update({symbol[b]: BYTE_OFFSET + b for b in range(256)})
     pieces = tokenizer.vocab.pieces
-    vocab.update({"".join(symbol[b] for b in piece): FIRST_LEARNED_ID + i for i, piece in enumerate(pieces)})
+    vocab = [(name, PIECE_SCORE) for name in SPECIAL_TOKENS]  # ids 0-2; no pre-token can spell them
+    vocab += [(symbol[b], BYTE_SCORE) for b in range(256)]  # ids BYTE_OFFSET + b
+    vocab += [("".join(symbol[b] for b in piece), PIECE_SCORE) for piece in pieces]  # FIRST_LEARNED_ID + i
+    assert len(vocab) == FIRST_LEARNED_ID + len(pieces) and BYTE_OFFSET == len(SPECIAL_TOKENS)
     joins = join_trie(joins_of(pieces))
     splitter = (f"(?:{joins})|" if joins else "") + byte_level_pattern(PRETOKEN.pattern)
-    hf = HFTokenizer(models.WordPiece(vocab, unk_token="<pad>", continuing_subword_prefix="",
-                                      max_input_chars_per_word=MAX_WORD_CHARS))
+    hf = HFTokenizer(models.Unigram(vocab, unk_id=0, byte_fallback=False))
     hf.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         pre_tokenizers.Split(Regex(splitter), behavior="isolated"),

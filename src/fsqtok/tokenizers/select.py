@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from fsqtok.autoencoder.infer import decode_indices, encode_chunks
+from fsqtok.autoencoder.infer import encode_chunks, spelled_back
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.tokenizers.base import FIRST_LEARNED_ID
 from fsqtok.tokenizers.vocab import ChunkVocabulary
@@ -23,16 +23,15 @@ class PrunedVocabulary:
 
 
 def tokens_without(piece: bytes, piece_to_id: dict) -> int:
-    """Tokens the greedy longest-prefix encoder needs for `piece` when `piece` itself is not in
-    the vocabulary: what a use of the piece would cost without it.
+    """Fewest tokens (other pieces, bytes) that spell `piece` when `piece` itself is not in the
+    vocabulary: what a use of the piece would cost without it (the encoder's segmentation).
     Example: (b"abcd", {b"abcd", b"ab"}) -> 3 (b"ab", b"c", b"d")"""
-    tokens, pos = 0, 0
-    while pos < len(piece):
-        end = len(piece)
-        while end > pos + 1 and (piece[pos:end] not in piece_to_id or end - pos == len(piece)):
-            end -= 1
-        pos, tokens = end, tokens + 1
-    return tokens
+    fewest = [0] + [len(piece)] * len(piece)  # fewest[e]: tokens for piece[:e]
+    for start in range(len(piece)):
+        for end in range(start + 1, len(piece) + 1):
+            if end == start + 1 or (end - start < len(piece) and piece[start:end] in piece_to_id):
+                fewest[end] = min(fewest[end], fewest[start] + 1)
+    return fewest[-1]
 
 
 def shrink(pool: list[bytes], n_pieces: int, sample: bytes, max_bytes: int, keep: float) -> list[bytes]:
@@ -63,8 +62,8 @@ def rank_by_bytes_saved(candidates: Counter) -> list[bytes]:
 def fixed_points(model: ByteAutoEncoder, strings: list[bytes], batch_size: int) -> tuple[list[int], dict[bytes, int]]:
     """(code of each string, {string: code} for the strings the decoder gives back from their code)."""
     codes = encode_chunks(model, strings, batch_size)  # (N,)
-    decoded = decode_indices(model, codes, batch_size)
-    return codes.tolist(), {s: c for s, c, d in zip(strings, codes.tolist(), decoded, strict=True) if d == s}
+    back = spelled_back(model, strings, codes, batch_size)
+    return codes.tolist(), {s: c for s, c, ok in zip(strings, codes.tolist(), back, strict=True) if ok}
 
 
 def prune(model: ByteAutoEncoder, candidates: Counter, n_pieces: int, batch_size: int, sample: bytes,

@@ -1,6 +1,6 @@
 """A vocabulary of pieces and its lossless encoder: per pre-token, the longest run of at least two
-whole pre-tokens that is a piece wins (" of the"); otherwise the pre-token is covered left to
-right by its longest piece prefix, and what no piece covers becomes byte tokens.
+whole pre-tokens that is a piece wins (" of the"); otherwise the pre-token is split into the
+fewest tokens (then the fewest byte tokens: bytes no piece covers), ties broken as `_core.pyx` says.
 
 The work is done by the compiled core (`_core.pyx`), which releases the GIL, so `encode_many`
 spreads documents over threads.
@@ -36,7 +36,7 @@ def shards(sizes: list[int], count: int) -> list[range]:
 
 
 class ChunkVocabulary:
-    """Pieces (bytes) in id order and the greedy longest-match encoder over them.
+    """Pieces (bytes) in id order and the fewest-tokens encoder over them.
     Example: pieces [b" the", b" of the"] -> encode_bytes(b" of the") == [260]"""
 
     def __init__(self, pieces: list[bytes], max_piece_bytes: int):
