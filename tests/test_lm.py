@@ -7,7 +7,7 @@ from fsqtok.config import params_from_dict
 from fsqtok.lm.data import batch_inputs, pack
 from fsqtok.lm.io import load_lm, save_lm
 from fsqtok.lm.model import Transformer, TransformerConfig
-from fsqtok.lm.sample import filter_logits, generate
+from fsqtok.lm.sample import filter_logits, generate, generate_many, left_padded, unconditional_samples
 from fsqtok.lm.train import bits_per_byte, train_lm
 from fsqtok.store.bundle import BundleError
 from fsqtok.text.split import take_bytes
@@ -102,6 +102,34 @@ def test_sampling_filters_and_stops_at_eos():
     with torch.no_grad():
         model.token_embedding.weight[2, 0] = 20.0
     assert generate(model, [1], max_new=5, eos_id=2, top_k=1, seed=0) == []
+
+
+def test_left_padding_keeps_each_row_as_it_is_alone():
+    ids, mask, positions = left_padded([[1, 5, 6], [1]])
+    assert ids.tolist() == [[1, 5, 6], [0, 0, 1]]
+    assert positions.tolist() == [[0, 1, 2], [0, 0, 0]]
+    assert mask[1].tolist() == [[True, False, False], [False, True, False], [False, False, True]]
+    assert mask[0].tolist() == [[True, False, False], [True, True, False], [True, True, True]]
+
+
+def test_prompts_sampled_side_by_side_equal_each_alone():
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(vocab_size=40, n_layer=2, n_head=2, d_model=16, max_positions=12))
+    prompts, seeds = [[1, 7, 8, 9], [1], [1, 30]], [5, 6, 7]
+    together = generate_many(model, prompts, 20, eos_id=2, seeds=seeds, temperature=1.5)
+    alone = [generate(model, p, 20, eos_id=2, temperature=1.5, seed=s) for p, s in zip(prompts, seeds)]
+    assert together == alone
+    assert len({tuple(ids) for ids in together}) == 3 and max(map(len, together)) > 12  # past the window too
+
+
+def test_unconditional_samples_have_their_length_and_own_streams():
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(vocab_size=30, n_layer=1, n_head=2, d_model=16, max_positions=16))
+    letters = lambda ids: bytes(97 + (i - 3) % 26 for i in ids if i >= 3)  # noqa: E731
+    texts = unconditional_samples(model, letters, 1, 2, 3, 40, 1.0, 0, 1.0, seed=0)
+    assert [len(t) for t in texts] == [40, 40, 40] and len(set(texts)) == 3
+    assert any("\n" in t for t in texts)  # <eos> ended a document early: the next one follows a newline
+    assert unconditional_samples(model, letters, 1, 2, 3, 40, 1.0, 0, 1.0, seed=0) == texts
 
 
 def test_take_bytes():

