@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from fsqtok.autoencoder.codebook import codebook_stats
 from fsqtok.autoencoder.data import chunk_tensor
-from fsqtok.autoencoder.infer import decode_indices, encode_chunks
+from fsqtok.autoencoder.infer import decode_indices, encode_chunks, spelled_back
 from fsqtok.autoencoder.metrics import reconstruction_loss
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import params_from_dict
@@ -132,11 +132,24 @@ def test_baselines_lossless_on_any_bytes(bpe, data):
         assert tok.decode_bytes(tok.encode_bytes(data)) == data
 
 
-def test_tokens_without_a_piece_is_its_greedy_spelling_by_the_others():
+def test_one_teacher_forced_pass_tells_which_chunks_greedy_spelling_gives_back(small_model):
+    seen = [c for t in TEXTS[:3] for c in candidate_counts([t], 16)[0]]  # words, runs, inner pieces
+    chunks = seen + [b" zebra", b"quixotic", b" 1987", b"Zz", b"\xff\xfe", b"0123456789abcdef"]  # not trained on
+    codes = encode_chunks(small_model, chunks)
+    spelled = decode_indices(small_model, codes)  # greedy, position by position
+    assert spelled_back(small_model, chunks, codes, 7) == [s == c for s, c in zip(spelled, chunks, strict=True)]
+    assert 0 < sum(s == c for s, c in zip(spelled, chunks, strict=True)) < len(chunks)  # both kinds occur
+    assert spelled_back(small_model, spelled, codes, 7) == [True] * len(chunks)
+    off_by_one_byte = [s[:-1] + bytes([s[-1] ^ 1]) if s else b"x" for s in spelled]
+    assert spelled_back(small_model, off_by_one_byte, codes, 7) == [False] * len(chunks)
+
+
+def test_tokens_without_a_piece_is_its_fewest_tokens_by_the_others():
     from fsqtok.tokenizers.select import tokens_without
 
-    table = {b"abcd": 259, b"ab": 260, b"cd": 261, b"bcd": 262}
+    table = {b"abcd": 259, b"ab": 260, b"cd": 261, b"bcd": 262, b"abc": 263, b"cde": 264}
     assert tokens_without(b"abcd", table) == 2  # b"ab" + b"cd", never b"abcd" itself
+    assert tokens_without(b"abcde", table) == 2  # b"ab" + b"cde"; the longest prefix first takes 3
     assert tokens_without(b"bcd", table) == 2  # b"b" + b"cd"
     assert tokens_without(b"xyz", table) == 3
 
