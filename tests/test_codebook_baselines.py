@@ -144,6 +144,21 @@ def test_one_teacher_forced_pass_tells_which_chunks_greedy_spelling_gives_back(s
     assert spelled_back(small_model, off_by_one_byte, codes, 7) == [False] * len(chunks)
 
 
+def test_bpe_pieces_longer_than_a_chunk_count_as_not_verified(small_model):
+    from fsqtok.stages.prune import bpe_pieces_verified
+
+    class Pieces:  # a BPE-like vocabulary: the specials, the 256 bytes, then these pieces
+        pieces = [p for p in candidate_counts(TEXTS[:1], 16)[0] if len(p) > 1][:4] + [b" the heaven and the earth"]
+        vocab_size = 259 + len(pieces)
+
+        def decode_bytes(self, ids):
+            return self.pieces[ids[0] - 259]
+
+    fitting = Pieces.pieces[:4]
+    verified = sum(s == c for s, c in zip(decode_indices(small_model, encode_chunks(small_model, fitting)), fitting))
+    assert bpe_pieces_verified(small_model, Pieces(), 64) == verified / 5 and verified > 0
+
+
 def test_tokens_without_a_piece_is_its_fewest_tokens_by_the_others():
     from fsqtok.tokenizers.select import tokens_without
 
