@@ -246,7 +246,7 @@ cdef class PieceCore:
                     IdBuffer* out) noexcept nogil:
         """One pre-token d[start:end] (at most MAX_PRETOKEN bytes) at the least cost, by dynamic
         programming over its byte positions; ties as the module docstring says."""
-        cdef Py_ssize_t length = end - start, s, m, longest, k = 0, e
+        cdef Py_ssize_t length = end - start, s, m, longest, tokens = 0, k, e
         cdef uint16_t cost[MAX_PRETOKEN + 1]  # least cost of the first e bytes
         cdef uint8_t begin[MAX_PRETOKEN + 1]  # where the last of those tokens starts
         cdef uint32_t last[MAX_PRETOKEN + 1]  # and its id
@@ -275,15 +275,15 @@ cdef class PieceCore:
                     cost[s + m], begin[s + m], last[s + m] = cost[s] + PIECE_COST, s, value
         e = length
         while e:  # count the path's tokens, then write them back to front
-            k, e = k + 1, begin[e]
-        if not reserve(out, k):
+            tokens, e = tokens + 1, begin[e]
+        if not reserve(out, tokens):
             return False
-        out.size, e = out.size + k, length
+        k, e = tokens, length
         while e:
-            out.size -= 1
-            out.ids[out.size] = last[e]
+            k -= 1
+            out.ids[out.size + k] = last[e]
             e = begin[e]
-        out.size += k
+        out.size += tokens
         return True
 
     cdef bint encode_into(self, const uint8_t* d, Py_ssize_t n, IdBuffer* out) noexcept nogil:
