@@ -1,6 +1,7 @@
 """Stage baseline_eval: the untrained auto-encoder (fixed seed) through the reconstruction
-metrics, and BPE / multi-word BPE / Unigram / word / byte baselines (trained on train at prune.vocab_size) through the
-tokenization metrics on val. Baseline bundles go to models/baselines/ for later stages."""
+metrics, and BPE / multi-word BPE / Unigram / word / byte / fsqtok_noae baselines (trained on
+train at prune.vocab_size) through the tokenization metrics on val. Baseline bundles go to
+models/baselines/ for later stages (fsqtok_noae's pieces to pretrain)."""
 
 from pathlib import Path
 

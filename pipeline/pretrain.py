@@ -1,5 +1,5 @@
-"""Stage pretrain: train/val chunks -> models/autoencoder bundle (best by val exact match),
-checkpoints (persist across runs, resume automatically), curve and metrics."""
+"""Stage pretrain: train/val chunks and the fsqtok_noae pieces -> models/autoencoder bundle (best
+by val exact match), checkpoints (persist across runs, resume automatically), curve and metrics."""
 
 from pathlib import Path
 
@@ -17,6 +17,7 @@ HEADLINE = ("byte_accuracy", "exact_match", "exact_match_distinct")  # of the be
 
 def main(
     split_dir: Path = Path("data/split"),
+    vocab_dir: Path = Path("models/baselines/fsqtok_noae"),
     out: Path = Path("models/autoencoder"),
     checkpoint_dir: Path = Path("checkpoints/pretrain"),
     reports: Path = Path("reports/pretrain"),
@@ -31,7 +32,7 @@ def main(
         set_threads(params.pretrain.threads)
         with stage_run("pretrain", params) as tracker:
             tracker.splits(split_dir, ["train", "val"])
-            summary = run_pretrain(params, split_dir, out, checkpoint_dir, reports, tracker, resume, stop_after)
+            summary = run_pretrain(params, split_dir, vocab_dir, out, checkpoint_dir, reports, tracker, resume, stop_after)
             if summary is not None:
                 tracker.rollup({k: summary["best"][k] for k in HEADLINE})
         if not is_main_process():

@@ -75,12 +75,19 @@ def run(cmd: list[str], cwd: Path, env: dict | None = None, check: bool = True,
     return result
 
 
+def write_noae_pieces(repo: Path) -> None:
+    """What baseline_eval writes for pretrain, without training the baselines: a fsqtok_noae bundle."""
+    from fsqtok.tokenizers.fsqtok import PieceTokenizer
+
+    PieceTokenizer([b" the", b" and"], 16).save(repo / "models/baselines/fsqtok_noae")
+
+
 @pytest.fixture
 def pipeline_repo(tmp_path, tiny_params):
     """A temporary git + DVC repository holding the real pipeline and tiny params."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    for name in ("dvc.yaml", "pipeline", "src", "plots"):
+    for name in ("dvc.yaml", "pipeline", "src", "plots", "extra_tokenizers"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, repo / name)
     shutil.copy(ROOT / ".gitignore", repo / ".gitignore")
@@ -89,6 +96,7 @@ def pipeline_repo(tmp_path, tiny_params):
     run(["git", "config", "user.email", "test@fsqtok.invalid"], repo)
     run(["git", "config", "user.name", "fsqtok test"], repo)
     run(["dvc", "init", "-q"], repo)
+    shutil.copy(ROOT / ".dvcignore", repo / ".dvcignore")  # the compiled core is not a dep
     run(["dvc", "config", "core.analytics", "false"], repo)
     run(["dvc", "config", "core.check_update", "false"], repo)
     run(["dvc", "config", "plots.html_template", "../plots/offline.html"], repo)

@@ -20,6 +20,7 @@ from fsqtok.tokenizers.candidates import bytes_saved, candidate_counts, inner_pi
 from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
 from fsqtok.tokenizers.loading import load_tokenizer
 from fsqtok.tokenizers.select import prune
+from fsqtok.tokenizers.vocab import ChunkVocabulary
 
 TEXTS = ["In the beginning God created the heaven and the earth.",
          "And the earth was without form, and void.", "Paris is the capital of France."] * 4
@@ -144,8 +145,8 @@ def test_one_teacher_forced_pass_tells_which_chunks_greedy_spelling_gives_back(s
     assert spelled_back(small_model, off_by_one_byte, codes, 7) == [False] * len(chunks)
 
 
-def test_bpe_pieces_longer_than_a_chunk_count_as_not_verified(small_model):
-    from fsqtok.stages.prune import bpe_pieces_verified
+def test_pieces_longer_than_a_chunk_count_as_not_verified(small_model):
+    from fsqtok.stages.prune import pieces_verified
 
     class Pieces:  # a BPE-like vocabulary: the specials, the 256 bytes, then these pieces
         pieces = [p for p in candidate_counts(TEXTS[:1], 16)[0] if len(p) > 1][:4] + [b" the heaven and the earth"]
@@ -155,8 +156,9 @@ def test_bpe_pieces_longer_than_a_chunk_count_as_not_verified(small_model):
             return self.pieces[ids[0] - 259]
 
     fitting = Pieces.pieces[:4]
-    verified = sum(s == c for s, c in zip(decode_indices(small_model, encode_chunks(small_model, fitting)), fitting))
-    assert bpe_pieces_verified(small_model, Pieces(), 64) == verified / 5 and verified > 0
+    verified = sum(s == c for s, c in zip(decode_indices(small_model, encode_chunks(small_model, fitting)), fitting,
+                                                   strict=True))
+    assert pieces_verified(small_model, Pieces(), 64) == verified / 5 and verified > 0
 
 
 def test_tokens_without_a_piece_is_its_fewest_tokens_by_the_others():
@@ -178,6 +180,18 @@ def test_shrink_keeps_the_pieces_whose_removal_costs_most():
     sample = b" the the the cat"
     assert shrink([b" th", b" the", b" cat", b"at"], 2, sample, max_bytes=16, keep=0.5) == [b" the", b" cat"]
     assert shrink([b" th", b" the"], 5, sample, max_bytes=16, keep=0.5) == [b" th", b" the"]  # already small
+
+
+def test_shrink_drops_every_unused_piece_in_one_round(monkeypatch):
+    import fsqtok.tokenizers.select as select
+
+    rounds = []
+    monkeypatch.setattr(select, "ChunkVocabulary", lambda pieces, max_bytes: rounds.append(len(pieces))
+                        or ChunkVocabulary(pieces, max_bytes))
+    junk = [bytes([120, 65 + i]) for i in range(40)]  # b"xA", b"xB", ...: never in the sample
+    pool = junk[:20] + [b" the", b" cat"] + junk[20:]
+    assert select.shrink(pool, 2, b" the the the cat", max_bytes=16, keep=0.99) == [b" the", b" cat"]
+    assert rounds == [42]  # keep=0.99 alone would take 42 -> 41 -> ... one piece a round
 
 
 def naive_merges(documents, id_bytes, n_merges, max_bytes, max_pretokens):
@@ -311,3 +325,63 @@ def test_lossless_path_imports_neither_torch_nor_pandas(small_model, tmp_path):
              "print(sorted(m for m in ('torch', 'pandas', 'mlflow') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def wordpiece_file(path):
+    """A lossy HF tokenizer: lowercases, drops spaces, unknown words become [UNK]."""
+    from tokenizers import Tokenizer as HFTokenizer
+    from tokenizers import models, normalizers, pre_tokenizers, trainers
+
+    hf = HFTokenizer(models.WordPiece(unk_token="[UNK]"))
+    hf.normalizer = normalizers.Lowercase()
+    hf.pre_tokenizer = pre_tokenizers.Whitespace()
+    hf.train_from_iterator(TEXTS, trainers.WordPieceTrainer(vocab_size=120, special_tokens=["[UNK]"]))
+    hf.save(str(path))
+    return hf
+
+
+def test_extra_tokenizer_file_keeps_exact_tokens_and_spells_the_rest(bpe, tmp_path):
+    from fsqtok.tokenizers.extra import ExtraTokenizer
+
+    bpe.hf.save(str(tmp_path / "gpt.json"))  # byte-level: every token spells its text exactly
+    extra = load_tokenizer(tmp_path / "gpt.json")
+    assert (type(extra), extra.name, extra.vocab_size) == (ExtraTokenizer, "gpt", 259 + 300)
+    for text in [*TEXTS[:3], "unseen words: Zanzibar 2024 ☃"]:
+        assert extra.encode(text) == [259 + i for i in bpe.encode(text)]
+    hf = wordpiece_file(tmp_path / "wp.json")
+    wp = ExtraTokenizer.from_file(tmp_path / "wp.json")
+    # "the" is the text it covers; "The" lowercases to it, so it is spelled; spaces are dropped
+    # by the pre-tokenizer, so they are byte tokens; "Qz" is [UNK]
+    the, earth = (259 + hf.token_to_id(w) for w in ("the", "earth"))
+    assert wp.encode("the The earth Qz") == [the, 3 + 32, *(3 + b for b in b"The"), 3 + 32, earth, 3 + 32,
+                                            3 + ord("Q"), 3 + ord("z")]
+    for tok in (extra, wp):
+        assert validate(tok)["ok"], validate(tok)["problems"]
+
+
+def test_extra_tokenizer_reads_sentencepiece_spaces_and_byte_fallback(tmp_path):
+    from tokenizers import Tokenizer as HFTokenizer
+    from tokenizers import decoders, models, pre_tokenizers
+
+    from fsqtok.tokenizers.extra import ExtraTokenizer
+
+    hf = HFTokenizer(models.Unigram([("<unk>", 0.0), ("\u2581the", -1.0), ("\u2581cat", -1.0), ("<0x21>", -5.0),
+                                     *((c, -3.0) for c in "\u2581thecaxyz")], unk_id=0, byte_fallback=True))
+    hf.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first")
+    hf.decoder = decoders.Metaspace(prepend_scheme="first")
+    hf.save(str(tmp_path / "sp.json"))
+    sp = ExtraTokenizer.from_file(tmp_path / "sp.json")
+    assert sp.token_bytes[1:4] == [b" the", b" cat", b"!"]
+    # the text's first word gets a "▁" it does not have, so its token is not exact: spelled
+    assert sp.encode("cat the cat!") == [*(3 + b for b in b"cat"), 259 + 1, 259 + 2, 259 + 3]
+    assert validate(sp)["ok"], validate(sp)["problems"]
+
+
+def test_extra_tokenizer_errors_name_the_file(tmp_path):
+    from fsqtok.tokenizers.extra import ExtraTokenizer
+
+    with pytest.raises(BundleError, match=r"nope.json: no such tokenizer file \(baseline.extra lists HF"):
+        ExtraTokenizer.from_file(tmp_path / "nope.json")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(BundleError, match=r"bad.json: not a HF tokenizer file"):
+        load_tokenizer(tmp_path / "bad.json")

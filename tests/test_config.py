@@ -43,6 +43,12 @@ def test_repo_params_file_is_valid():
         ({"fsq": {"levels": [8, 1]}}, "fsq.levels: must be each >= 2, got [8, 1]"),
         ({"chunking": {"max_chunk_bytes": 10}}, "chunking.max_chunk_bytes: must be a multiple of the product"),
         ({"lm": {"d_model": 100, "n_head": 3}}, "lm.d_model: must be divisible by n_head=3, got 100"),
+        ({"baseline": {"extra": ["gpt2.json"]}}, "baseline.extra: must be paths of .json files under "
+         "extra_tokenizers/ (the folder DVC watches), got 'gpt2.json'"),
+        ({"baseline": {"extra": ["extra_tokenizers/bpe.json"]}}, "baseline.extra: must be files whose stems differ"),
+        ({"baseline": {"extra": ["extra_tokenizers/a.json", "extra_tokenizers/sub/a.json"]}},
+         "baseline.extra: must be files whose stems differ from each other and from the built-in tokenizer names, "
+         "got 'a'"),
     ],
 )
 def test_bad_values_name_the_key(data, message):

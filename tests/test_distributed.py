@@ -14,7 +14,7 @@ import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
-from conftest import run
+from conftest import run, write_noae_pieces
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 # The bias of the projection into FSQ is removed again by the affine-free batch norm after it:
@@ -57,6 +57,7 @@ def test_distributed_stage_is_killed_resumes_and_only_rank0_writes(pipeline_repo
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
     run(["python", "pipeline/prepare_corpus.py"], pipeline_repo, env)
     run(["python", "pipeline/split.py"], pipeline_repo, env)
+    write_noae_pieces(pipeline_repo)
     process = subprocess.Popen([sys.executable, "pipeline/pretrain.py"], cwd=pipeline_repo,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **env})
     checkpoints = pipeline_repo / "checkpoints" / "pretrain"

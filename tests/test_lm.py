@@ -117,7 +117,7 @@ def test_prompts_sampled_side_by_side_equal_each_alone():
     model = Transformer(TransformerConfig(vocab_size=40, n_layer=2, n_head=2, d_model=16, max_positions=12))
     prompts, seeds = [[1, 7, 8, 9], [1], [1, 30]], [5, 6, 7]
     together = generate_many(model, prompts, 20, eos_id=2, seeds=seeds, temperature=1.5)
-    alone = [generate(model, p, 20, eos_id=2, temperature=1.5, seed=s) for p, s in zip(prompts, seeds)]
+    alone = [generate(model, p, 20, eos_id=2, temperature=1.5, seed=s) for p, s in zip(prompts, seeds, strict=True)]
     assert together == alone
     assert len({tuple(ids) for ids in together}) == 3 and max(map(len, together)) > 12  # past the window too
 

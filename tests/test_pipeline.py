@@ -15,11 +15,23 @@ def ran_stages(output: str) -> list[str]:
     return [s for s in STAGES if f"Running stage '{s}'" in output]
 
 
+def write_own_tokenizer(path):
+    """A user's own baseline: a HF WordLevel tokenizer over a few words that lowercases."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+    hf = Tokenizer(models.WordLevel({"[UNK]": 0, "the": 1, "and": 2, "of": 3}, unk_token="[UNK]"))
+    hf.normalizer, hf.pre_tokenizer = normalizers.Lowercase(), pre_tokenizers.Whitespace()
+    hf.save(str(path))
+
+
 def test_repro_then_noop_then_experiment(pipeline_repo, tmp_path):
     params = yaml.safe_load((pipeline_repo / "params.yaml").read_text())
     params["tracking"] = {"enabled": True, "experiment": "e2e"}
+    params["baseline"] = {"extra": ["extra_tokenizers/mine.json"]}
     (pipeline_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "commit", "-qam", "tracking on"], pipeline_repo)
+    write_own_tokenizer(pipeline_repo / "extra_tokenizers/mine.json")
+    run(["git", "add", "-A"], pipeline_repo)
+    run(["git", "commit", "-qm", "tracking on, a tokenizer of our own"], pipeline_repo)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {"MLFLOW_TRACKING_URI": uri}
 
@@ -212,7 +224,8 @@ def check_reports(repo):
     assert "http://" not in html and "https://" not in html.replace("https://example.org", "")
     assert html.count("data:image/png;base64,") == 4
     assert list(evaluate["tokenizers"]["val"]) == ["fsqtok", "fsqtok_noae", "bpe", "multiword", "unigram", "word",
-                                                        "byte"]
+                                                        "byte", "mine"]  # baseline.extra's file last
+    assert 1 < evaluate["tokenizers"]["test"]["mine"]["bytes_per_token"] < 1.5  # "the", "and", "of"; else bytes
     for name, row in evaluate["tokenizers"]["val"].items():
         assert f"<b>{name}</b>" in html and number(row["bytes_per_token"]) in html
     assert number(evaluate["headline"]["byte_accuracy_after"]) in html
@@ -223,7 +236,8 @@ def check_reports(repo):
     assert f"Prune: {codebook['verified_codes']:,} of {codebook['candidates']:,} candidates" in html
     val = evaluate["tokenizers"]["val"]
     ratio = val["fsqtok"]["bytes_per_token"] / val["fsqtok_noae"]["bytes_per_token"]
-    assert f"the auto-encoder's filter is worth {ratio:.3f}× in compression" in html
+    assert f"verification by the auto-encoder moves compression by {ratio:.3f}×" in html
+    assert f"it verifies {codebook['noae_pieces_verified']:.1%} of them" in html
     assert f"{codebook['bpe_pieces_verified']:.1%} of the BPE baseline's pieces" in html
     assert evaluate["headline"]["fsqtok_lossless_rate"] == 1.0
     integrate = json.loads((repo / "reports/integrate/metrics.json").read_text())

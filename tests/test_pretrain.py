@@ -8,7 +8,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import run
+from conftest import run, write_noae_pieces
 from fsqtok.autoencoder.data import (
     ChunkStream,
     MixedStream,
@@ -97,17 +97,32 @@ def test_schedule_and_stream_are_deterministic():
     assert [resumed.next_batch(4).flatten().tolist() for _ in range(2)] == first[1:]
 
 
-def test_mixed_stream_takes_its_share_from_the_lexicon_and_resumes_exactly():
-    corpus, lexicon = torch.arange(10).unsqueeze(1), torch.arange(100, 105).unsqueeze(1)
-    a = MixedStream(ChunkStream(corpus, seed=3), ChunkStream(lexicon, seed=4), share=0.25)
+def test_mixed_stream_takes_each_share_from_its_stream_and_resumes_exactly():
+    corpus, lexicon, pieces = (torch.arange(10).unsqueeze(1), torch.arange(100, 105).unsqueeze(1),
+                               torch.arange(200, 203).unsqueeze(1))
+
+    def mixed():
+        return MixedStream(ChunkStream(corpus, seed=3), [(ChunkStream(lexicon, seed=4), 0.25),
+                                                          (ChunkStream(pieces, seed=5), 0.125)])
+
+    a = mixed()
     first = a.next_batch(8).flatten().tolist()
-    assert all(v < 10 for v in first[:6]) and all(v >= 100 for v in first[6:])  # 6 corpus rows, then 2 words
+    # 5 corpus rows, then 2 words, then 1 piece
+    assert [v // 100 for v in first] == [0, 0, 0, 0, 0, 1, 1, 2]
     state = a.state()
-    assert state == {"corpus": {"epoch": 0, "offset": 6}, "lexicon": {"epoch": 0, "offset": 2}}
+    assert state == {"corpus": {"epoch": 0, "offset": 5},
+                     "others": [{"epoch": 0, "offset": 2}, {"epoch": 0, "offset": 1}]}
     following = [a.next_batch(8).flatten().tolist() for _ in range(3)]
-    b = MixedStream(ChunkStream(corpus, seed=3), ChunkStream(lexicon, seed=4), share=0.25)
+    b = mixed()
     b.load_state(state)
     assert [b.next_batch(8).flatten().tolist() for _ in range(3)] == following
+
+
+def test_a_run_draws_its_vocab_rate_from_the_pieces(tiny_params, tmp_path):
+    run_ = make_run(tiny_params, tmp_path, vocab_rate=0.125)
+    run_.vocab_chunks = pack_chunks([b"zq", b"qz"], 16)
+    batch = unpack_chunks(run_._stream().next_batch(32))  # 20 corpus rows, 8 lexicon rows, 4 pieces
+    assert sorted(batch[28:]) == [b"qz", b"qz", b"zq", b"zq"] and not {b"zq", b"qz"} & set(batch[:28])
 
 
 def test_capped_rows_keep_each_chunk_at_most_cap_times():
@@ -270,6 +285,7 @@ def test_sigkill_then_rerun_resumes(pipeline_repo, tiny_params):
     (pipeline_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["python", "pipeline/prepare_corpus.py"], pipeline_repo)
     run(["python", "pipeline/split.py"], pipeline_repo)
+    write_noae_pieces(pipeline_repo)
     process = subprocess.Popen([sys.executable, "pipeline/pretrain.py"], cwd=pipeline_repo,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     checkpoints = pipeline_repo / "checkpoints" / "pretrain"

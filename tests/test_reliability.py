@@ -28,21 +28,23 @@ from fsqtok.store.checkpoint import Checkpointer, load_checkpoint
 from fsqtok.store.tracking import Tracker
 from fsqtok.text.corpus import CorpusError, build_corpus
 from fsqtok.tokenizers.baselines import ByteTokenizer
-from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
+from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer, PieceTokenizer
 from fsqtok.tokenizers.vocab import ChunkVocabulary
 
 TEXTS = ["In the beginning God created the heaven and the earth.", "And the earth was without form, and void."]
 
 
-def write_split(split_dir: Path, train: list[str], val: list[str]) -> None:
+def write_split(split_dir: Path, train: list[str], val: list[str], pieces=(b" the", b" and")) -> None:
+    """The split and, beside it, the fsqtok_noae bundle whose pieces pretrain teaches."""
     split_dir.mkdir(parents=True, exist_ok=True)
     for name, texts in (("train", train), ("val", val)):
         pd.DataFrame({"text": texts}).to_parquet(split_dir / f"{name}.parquet")
+    PieceTokenizer(list(pieces), 16).save(split_dir.parent / "noae")
 
 
 def pretrain(params, tmp_path, capsys, **kwargs):
-    summary = run_pretrain(params, tmp_path / "split", tmp_path / "ae", tmp_path / "ckpt", tmp_path / "rep",
-                           Tracker(), **kwargs)
+    summary = run_pretrain(params, tmp_path / "split", tmp_path / "noae", tmp_path / "ae", tmp_path / "ckpt",
+                           tmp_path / "rep", Tracker(), **kwargs)
     return summary, capsys.readouterr().out
 
 
@@ -56,10 +58,13 @@ def test_reliability_changed_data_or_code_starts_fresh(tiny_params, tmp_path, ca
     write_split(tmp_path / "split", ["Other words entirely, and more of them."] * 6, TEXTS)
     _, out = pretrain(params, tmp_path, capsys)
     assert "resumed" not in out and "no checkpoint of this data, code and params" in out
+    write_split(tmp_path / "split", ["Other words entirely, and more of them."] * 6, TEXTS, [b" words", b" more"])
+    _, out = pretrain(params, tmp_path, capsys)  # other pieces to learn
+    assert "resumed" not in out and "no checkpoint of this data, code and params" in out
     monkeypatch.setattr("fsqtok.store.provenance.source_digest", lambda *packages: "changed code")
     _, out = pretrain(params, tmp_path, capsys)
     assert "resumed" not in out and "starting at step 0" in out
-    assert len(list((tmp_path / "ckpt").iterdir())) == 3  # one folder per data + code + params key
+    assert len(list((tmp_path / "ckpt").iterdir())) == 4  # one folder per data + code + params key
 
 
 # 2. Empty inputs stop at once with one line (the empty stream used to loop forever).

@@ -1,5 +1,6 @@
 
 from functools import cache
+
 import numpy as np
 import pytest
 from hypothesis import given, settings

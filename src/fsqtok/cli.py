@@ -298,9 +298,9 @@ def bench(
     baselines: Path = typer.Option(BASELINES_DIR, help="folder of the bpe and word baseline bundles"),
     large_bytes: int = typer.Option(100_000_000, help="input size whose encode's peak memory is measured"),
 ) -> None:
-    """Cold, warm and batch speed, memory and cold start of every tokenizer next to tiktoken (same
-    ranks as the BPE) and fsqtok's HF export, in one process; the auto-encoder trains with
-    params.yaml's pretrain settings."""
+    """Cold, warm and batch speed, memory and cold start of every tokenizer (baseline.extra's
+    too) next to tiktoken (same ranks as the BPE) and fsqtok's HF export, in one process; the
+    auto-encoder trains with params.yaml's pretrain settings."""
     from fsqtok.config import load_params
     from fsqtok.eval.bench import markdown_table, run_bench
     from fsqtok.eval.suite import speed_documents
@@ -310,7 +310,8 @@ def bench(
     with user_errors():
         params = load_params()
         documents = speed_documents(read_texts(split), max_bytes)
-        report = run_bench(tokenizer_paths(tokenizer, baselines), documents, repeats, params, large_bytes)
+        report = run_bench(tokenizer_paths(tokenizer, baselines, params.baseline.extra), documents, repeats, params,
+                           large_bytes)
     write_json(out, report)
     typer.echo(markdown_table(report))
     typer.echo(f"wrote {out}; `fsqtok readme` puts the table into README.md")

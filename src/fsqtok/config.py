@@ -13,7 +13,7 @@ import math
 import re
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 import yaml
@@ -21,6 +21,7 @@ import yaml
 from fsqtok.errors import FsqtokError
 
 MAX_SEED = 2**32  # torch and the data order mix the seed into 64-bit generator seeds
+EXTRA_TOKENIZERS = "extra_tokenizers"  # the folder of baseline.extra's files, a dep of the evaluate stage
 
 
 class ConfigError(FsqtokError, ValueError):
@@ -177,6 +178,7 @@ class PretrainConfig(OptimConfig):
     split_rate: float = 0.05  # share of pre-tokens (>= 4 bytes) cut into two pieces
     lexicon_rate: float = 0.0  # share of each batch drawn from an English word list (0 = corpus only)
     lexicon_words: int = 10000  # the most frequent words of that list that are drawn from
+    vocab_rate: float = 0.1  # share of each batch drawn from the fsqtok_noae pieces: the strings the vocabulary needs
     repeat_cap: int = 100  # after repeat_cap_after of the steps, each chunk at most this many times per pass (0 = off)
     repeat_cap_after: float = 0.15  # share of the steps drawn by plain occurrence first
 
@@ -190,7 +192,8 @@ class PretrainConfig(OptimConfig):
             _require(0 <= getattr(self, key) <= 1, key, "in [0, 1]", getattr(self, key))
         for key in ("join_rate", "split_rate"):
             _require(0 <= getattr(self, key) <= 0.5, key, "in [0, 0.5]", getattr(self, key))
-        _require(0 <= self.lexicon_rate <= 0.5, "lexicon_rate", "in [0, 0.5]", self.lexicon_rate)
+        for key in ("lexicon_rate", "vocab_rate"):
+            _require(0 <= getattr(self, key) <= 0.5, key, "in [0, 0.5]", getattr(self, key))
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ class PruneConfig:
     vocab_size: int = 4096  # all ids: 3 specials + 256 bytes + learned chunks
     max_candidates: int = 200000  # most frequent candidate strings sent through the encoder
     batch_size: int = 1024  # chunks per encoder batch (1,024 keeps activations in cache: 1.2-1.5x faster than 4,096)
-    pool_size: int = 60000  # verified candidates (most bytes saved first) the selection shrinks from
+    pool_size: int = 200000  # candidates (most bytes saved first; fsqtok: the verified ones) the selection shrinks
     shrink_keep: float = 0.95  # share of the pieces kept per round of shrinking, the ones whose removal costs most
     sample_bytes: int = 2_000_000  # train text encoded per round
 
@@ -217,11 +220,21 @@ class BaselineConfig:
     # merges across pre-tokens for the rest
     multiword_stage1_share: float = 0.75
     multiword_max_pretokens: int = 3  # pre-tokens one multiword piece may span (fsqtok's joins: 3)
+    # your own baselines: HF tokenizer.json files under EXTRA_TOKENIZERS (DVC watches that folder),
+    # each in evaluate's tables under its file's stem
+    extra: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _require(0 < self.multiword_stage1_share < 1, "multiword_stage1_share", "in (0, 1)",
                  self.multiword_stage1_share)
         _require(self.multiword_max_pretokens >= 1, "multiword_max_pretokens", ">= 1", self.multiword_max_pretokens)
+        stems = [PurePosixPath(path).stem for path in self.extra]
+        for path in self.extra:
+            inside = PurePosixPath(path).parts[:1] == (EXTRA_TOKENIZERS,) and path.endswith(".json")
+            _require(inside, "extra", f"paths of .json files under {EXTRA_TOKENIZERS}/ (the folder DVC watches)", path)
+        for stem in stems:
+            _require(stem not in typing.get_args(TokenizerName) and stems.count(stem) == 1, "extra",
+                     "files whose stems differ from each other and from the built-in tokenizer names", stem)
 
 
 @dataclass(frozen=True)

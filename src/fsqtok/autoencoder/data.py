@@ -123,24 +123,27 @@ class ChunkStream:
 
 
 class MixedStream:
-    """Batches of corpus rows with a fixed share from a second stream (the lexicon): a batch of B
-    is the corpus stream's next B - k rows, then the lexicon's next k = round(B * share) rows.
-    Its state is both streams' states, so a resumed run sees exactly the same batches."""
+    """Batches of corpus rows with fixed shares from other streams (the lexicon, the vocabulary's
+    pieces): a batch of B is the corpus stream's next B - sum(k) rows, then each other stream's
+    next k = round(B * share) rows, in order. Its state is every stream's state, so a resumed run
+    sees exactly the same batches."""
 
-    def __init__(self, corpus: ChunkStream | PhasedStream, lexicon: ChunkStream, share: float):
-        self.corpus, self.lexicon, self.share = corpus, lexicon, share
+    def __init__(self, corpus: ChunkStream | PhasedStream, others: list[tuple[ChunkStream, float]]):
+        self.corpus, self.others = corpus, others
 
     def next_batch(self, size: int) -> torch.Tensor:
-        """(size, T): corpus rows first, then lexicon rows."""
-        k = round(size * self.share)
-        return torch.cat([self.corpus.next_batch(size - k), self.lexicon.next_batch(k)])
+        """(size, T): corpus rows first, then each other stream's rows."""
+        taken = [(stream, round(size * share)) for stream, share in self.others]
+        parts = [stream.next_batch(k) for stream, k in taken if k]
+        return torch.cat([self.corpus.next_batch(size - sum(k for _, k in taken)), *parts])
 
     def state(self) -> dict:
-        return {"corpus": self.corpus.state(), "lexicon": self.lexicon.state()}
+        return {"corpus": self.corpus.state(), "others": [stream.state() for stream, _ in self.others]}
 
     def load_state(self, state: dict) -> None:
         self.corpus.load_state(state["corpus"])
-        self.lexicon.load_state(state["lexicon"])
+        for (stream, _), saved in zip(self.others, state["others"], strict=True):
+            stream.load_state(saved)
 
 
 class PhasedStream:

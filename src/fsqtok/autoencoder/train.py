@@ -121,6 +121,7 @@ class PretrainRun:
     device: torch.device
     val_train_counts: torch.Tensor | None = None  # (M,) times each val chunk occurs in train: bucket metrics
     lexicon_chunks: torch.Tensor | None = None  # (L, T) word forms, pretrain.lexicon_rate of each batch
+    vocab_chunks: torch.Tensor | None = None  # (V, T) the fsqtok_noae pieces, pretrain.vocab_rate of each batch
     on_eval: Callable[[dict], None] = lambda row: None  # e.g. log to MLflow
     progress: bool = True
     world: World = World()  # the processes torchrun started; rank 0 evaluates and writes
@@ -150,16 +151,18 @@ class PretrainRun:
 
     def _stream(self) -> TrainStream:
         """The train batches: corpus segments by occurrence (after pretrain.repeat_cap_after of the
-        steps with each chunk's repeats capped), with pretrain.lexicon_rate of each batch from the lexicon."""
+        steps with each chunk's repeats capped), with pretrain.lexicon_rate of each batch from the
+        lexicon and pretrain.vocab_rate from the pieces the vocabulary needs."""
         config, seed = self.params.pretrain, self.params.seed
         stream = ChunkStream(self.train_chunks, seed)
         if config.repeat_cap:
             # the frequent chunks are learned by then; their repeats would fill most of each batch
             capped = ChunkStream(capped_rows(self.train_chunks, config.repeat_cap, seed), seed + 2)
             stream = PhasedStream(stream, capped, round(config.repeat_cap_after * config.steps))
-        if self.lexicon_chunks is not None:
-            stream = MixedStream(stream, ChunkStream(self.lexicon_chunks, seed + 1), config.lexicon_rate)
-        return stream
+        others = [(ChunkStream(rows, seed + offset), share) for rows, share, offset in (
+            (self.lexicon_chunks, config.lexicon_rate, 1), (self.vocab_chunks, config.vocab_rate, 3))
+            if rows is not None and share]
+        return MixedStream(stream, others) if others else stream
 
     def _loop(self, model, trained, optimizer, stream, state: TrainState, end: int) -> None:
         """`trained` is `model` as the world trains it (DDP over several processes)."""

@@ -128,15 +128,18 @@ def autoencoder_section(pretrain: dict, codebook: dict) -> str:
 
 
 def ablation_paragraph(val: dict[str, dict], codebook: dict) -> str:
-    """What the auto-encoder buys: fsqtok against the same selection with every candidate counted
-    as verified (fsqtok_noae), and against the multi-word BPE, with the numbers behind it."""
+    """What the auto-encoder costs or buys: fsqtok against the same selection with every candidate
+    counted as verified (fsqtok_noae, whose pieces pretrain teaches the auto-encoder), and against
+    the multi-word BPE, with the numbers behind it."""
     ours, noae, multiword = (val[n]["bytes_per_token"] for n in ("fsqtok", "fsqtok_noae", "multiword"))
     return (f"<h2>What the auto-encoder buys</h2><p>fsqtok encodes val at {ours:.3f} bytes/token; the same "
-            f"selection and encoder with every candidate counted as verified (fsqtok_noae) reach {noae:.3f}, so the "
-            f"auto-encoder's filter is worth {ours / noae:.3f}× in compression. Of the {codebook['learned_pieces']:,} "
-            f"pieces fsqtok_noae picks, {codebook['noae_pieces_shared']:,} are in fsqtok's vocabulary; the "
-            f"auto-encoder reconstructs {codebook['bpe_pieces_verified']:.1%} of the BPE baseline's pieces exactly. "
-            f"Against the multi-word BPE ({multiword:.3f} bytes/token) fsqtok stands at {ours / multiword:.3f}×.</p>")
+            f"selection and encoder with every candidate counted as verified (fsqtok_noae) reach {noae:.3f}, so "
+            f"verification by the auto-encoder moves compression by {ours / noae:.3f}×. Pretrain teaches the "
+            f"auto-encoder fsqtok_noae's pieces: it verifies {codebook['noae_pieces_verified']:.1%} of them, and "
+            f"{codebook['noae_pieces_shared']:,} of them are in fsqtok's vocabulary of "
+            f"{codebook['learned_pieces']:,}; it reconstructs {codebook['bpe_pieces_verified']:.1%} of the BPE "
+            f"baseline's pieces exactly. Against the multi-word BPE ({multiword:.3f} bytes/token) fsqtok stands at "
+            f"{ours / multiword:.3f}×.</p>")
 
 
 def evaluation_report(metrics: dict, before: dict, plot_paths: list[Path], run_meta: dict, autoencoder: str) -> str:

@@ -41,7 +41,7 @@ def results_table(reports: Path) -> str:
         ("fsqtok bytes/token vs multi-word BPE (val)", f"{headline['tok/vs_multiword']:.3f}×",
          "the fair baseline: multi-word pieces too"),
         ("fsqtok bytes/token vs its selection without the auto-encoder", f"{ratios['fsqtok_vs_noae_compression']:.3f}×",
-         "what the auto-encoder's filter buys"),
+         "below 1: the pieces it cannot verify cost this much"),
         ("val bytes spelled as raw byte tokens", percent(headline["tok/fallback"]), "fsqtok"),
         ("LM val bits-per-byte, fsqtok vs BPE", f"{headline['lm/bpb_vs_bpe']:.3f}×", "below 1: fsqtok better"),
         ("LM samples' judge bits/byte, fsqtok vs BPE", f"{headline['lm/judge_vs_bpe']:.2f}×",

@@ -23,7 +23,7 @@ from fsqtok.store.files import atomic_write_bytes, read_csv, read_json, read_tex
 from fsqtok.store.provenance import git_rev
 from fsqtok.tokenizers.loading import load_tokenizer, tokenizer_paths
 
-PARAMS = ("seed", "chunking", "evaluate", "tracking")  # the params it reads; dvc.yaml lists the same
+PARAMS = ("seed", "chunking", "baseline.extra", "evaluate", "tracking")  # the params it reads; dvc.yaml lists the same
 
 
 def run_evaluate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir: Path, untrained: Path,
@@ -32,7 +32,7 @@ def run_evaluate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines
     curve and rank-frequency plot) for the report."""
     config = params.evaluate
     texts = {split: read_texts(split_dir / f"{split}.parquet") for split in ("val", "test")}
-    paths = tokenizer_paths(tokenizer_dir, baselines_dir)
+    paths = tokenizer_paths(tokenizer_dir, baselines_dir, params.baseline.extra)
     tokenizers = {name: load_tokenizer(path) for name, path in paths.items()}
     model = tokenizers["fsqtok"].model
     on = {split: reconstruction_report(model, chunk_tensor(texts[split], model.max_chunk_bytes,

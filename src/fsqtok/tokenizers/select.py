@@ -38,9 +38,10 @@ def shrink(pool: list[bytes], n_pieces: int, sample: bytes, max_bytes: int, keep
     """The `n_pieces` of `pool` that encode `sample` in the fewest tokens, found the way
     SentencePiece's Unigram trainer prunes: encode the sample with the current pieces, score each
     piece by the tokens its removal would add (uses x (tokens_without - 1)), keep the best `keep`
-    share, and repeat until `n_pieces` are left. Scoring by removal cost, not by uses, drops the
-    long pieces that shorter ones already cover and keeps the short ones words fall back on.
-    Pieces keep their pool order (ties: earlier in the pool wins).
+    share, and repeat until `n_pieces` are left; pieces the sample's segmentation does not use at
+    all go in one round (so a pool of 200,000 costs seconds, not a minute). Scoring by removal
+    cost, not by uses, drops the long pieces that shorter ones already cover and keeps the short
+    ones words fall back on. Pieces keep their pool order (ties: earlier in the pool wins).
     Example: pool [b"ab", b"abc", b"zz"], 1 piece, sample b"abcabc" -> [b"abc"]"""
     vocab = list(pool)
     while len(vocab) > n_pieces:
@@ -48,7 +49,8 @@ def shrink(pool: list[bytes], n_pieces: int, sample: bytes, max_bytes: int, keep
         uses = Counter(encoder.encode_bytes(sample))
         cost = [uses[FIRST_LEARNED_ID + i] and uses[FIRST_LEARNED_ID + i] * (tokens_without(p, encoder.piece_to_id) - 1)
                 for i, p in enumerate(vocab)]
-        target = max(n_pieces, int(len(vocab) * keep))
+        used = sum(c > 0 for c in cost)
+        target = max(n_pieces, min(int(len(vocab) * keep), used))
         best = sorted(range(len(vocab)), key=lambda i: -cost[i])[:target]  # stable: pool order breaks ties
         vocab = [vocab[i] for i in sorted(best)]
     return vocab
