@@ -336,6 +336,7 @@ def wordpiece_file(path):
     hf.normalizer = normalizers.Lowercase()
     hf.pre_tokenizer = pre_tokenizers.Whitespace()
     hf.train_from_iterator(TEXTS, trainers.WordPieceTrainer(vocab_size=120, special_tokens=["[UNK]"]))
+    hf.enable_truncation(2)  # and a file may ask to cut every encoding short
     hf.save(str(path))
     return hf
 

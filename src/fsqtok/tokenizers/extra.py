@@ -52,6 +52,8 @@ class ExtraTokenizer(Tokenizer):
     """A HF tokenizer file made lossless (see the module docstring); named after the file's stem."""
 
     def __init__(self, hf, name: str):
+        hf.no_truncation()  # a file may ask to cut or pad every encoding: fsqtok encodes whole texts
+        hf.no_padding()
         self.hf, self.name = hf, name
         self.token_bytes = token_bytes_table(hf)  # index: the file's id
         self._id_bytes = id_table([b or b"" for b in self.token_bytes])
