@@ -77,6 +77,14 @@ def test_reliability_empty_train_stream_does_not_hang():
         ChunkStream(torch.empty(0, 16, dtype=torch.int64), 0)
 
 
+def test_reliability_pieces_of_another_chunk_size_are_one_line(tiny_params, tmp_path, capsys):
+    write_split(tmp_path / "split", TEXTS * 3, TEXTS)
+    PieceTokenizer([b" the"], 8).save(tmp_path / "noae")  # a baseline_eval of chunking.max_chunk_bytes 8
+    with pytest.raises(FsqtokError, match=r"noae: pieces of up to 8 bytes, but chunking.max_chunk_bytes is 16; "
+                                          r"re-run baseline_eval \(dvc repro\)$"):
+        pretrain(params_from_dict(tiny_params), tmp_path, capsys)
+
+
 def test_reliability_empty_val_and_empty_corpus_are_one_line(tiny_params, tmp_path, capsys):
     write_split(tmp_path / "split", TEXTS, [])
     with pytest.raises(FsqtokError, match=r"pretrain: the val split \(.*val.parquet\) has 0 chunks"):
