@@ -114,6 +114,16 @@ def byte_level_tables() -> tuple[dict[int, str], dict[str, int]]:
     return mapping, {v: k for k, v in mapping.items()}
 
 
+def read_hf_file(path: Path):
+    """A HF `tokenizers.Tokenizer` from a tokenizer.json; a broken file is a BundleError naming it."""
+    from tokenizers import Tokenizer as HFTokenizer
+
+    try:
+        return HFTokenizer.from_file(str(path))
+    except Exception as err:  # tokenizers raises a bare Exception for bad JSON
+        raise BundleError(f"{path}: not a HF tokenizer file ({err})") from None
+
+
 class BPETokenizer(Tokenizer):
     """Byte-level BPE from HF `tokenizers` (Rust), GPT-2 pre-tokenization, specials 0/1/2.
     Invalid UTF-8 is encoded byte by byte through the byte-level alphabet, so it is lossless."""
@@ -175,12 +185,7 @@ class BPETokenizer(Tokenizer):
     @classmethod
     def from_file(cls, path: Path) -> BPETokenizer:
         """The BPE of a HF tokenizer.json inside a bundle; a broken file is a BundleError naming it."""
-        from tokenizers import Tokenizer as HFTokenizer
-
-        try:
-            return cls(HFTokenizer.from_file(str(path)))
-        except Exception as err:  # tokenizers raises a bare Exception for bad JSON
-            raise BundleError(f"{path}: not a HF tokenizer file ({err})") from None
+        return cls(read_hf_file(path))
 
     @classmethod
     def load(cls, path: str | Path) -> BPETokenizer:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from fsqtok.store.bundle import BundleError
 from fsqtok.tokenizers.base import BYTE_OFFSET, FIRST_LEARNED_ID, Tokenizer, encode_utf8_runs, id_table, join_pieces
-from fsqtok.tokenizers.baselines import byte_level_tables
+from fsqtok.tokenizers.baselines import byte_level_tables, read_hf_file
 
 BYTE_FALLBACK = re.compile(r"<0x([0-9A-Fa-f]{2})>")
 BYTE_IDS = [BYTE_OFFSET + b for b in range(256)]
@@ -61,16 +61,10 @@ class ExtraTokenizer(Tokenizer):
     @classmethod
     def from_file(cls, path: str | Path) -> ExtraTokenizer:
         """The tokenizer of a tokenizer.json; a missing or broken file is a BundleError naming it."""
-        from tokenizers import Tokenizer as HFTokenizer
-
         path = Path(path)
         if not path.is_file():
             raise BundleError(f"{path}: no such tokenizer file (baseline.extra lists HF tokenizer.json files)")
-        try:
-            hf = HFTokenizer.from_file(str(path))
-        except Exception as err:  # tokenizers raises a bare Exception for bad JSON
-            raise BundleError(f"{path}: not a HF tokenizer file ({err})") from None
-        return cls(hf, path.stem)
+        return cls(read_hf_file(path), path.stem)
 
     @property
     def vocab_size(self) -> int:
