@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer as HFTokenizer
 
 from conftest import FIXTURE_4K, run, shipped_texts
+from fsqtok.eval.bench import hf_batch_ids
 from fsqtok.text.chunking import PRETOKEN, pretokenize
 from fsqtok.tokenizers.base import validation_battery
 from fsqtok.tokenizers.candidates import candidate_counts, select_candidates
@@ -126,6 +127,7 @@ def test_export_of_a_real_4k_vocabulary_gives_fsqtok_ids(tmp_path):
     assert len(texts) > 100
     for text in texts:
         assert hf.encode(text, add_special_tokens=False).ids == tokenizer.encode(text), text[:60]
+    assert hf_batch_ids(hf, texts) == tokenizer.encode_batch(texts)  # the ids-only batch that `make bench` times
     joined = "\n".join(texts)
     ids = tokenizer.encode(joined)
     assert hf.encode(joined, add_special_tokens=False).ids == ids and any(3 <= i < 259 for i in ids)  # fallback

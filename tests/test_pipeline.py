@@ -156,6 +156,9 @@ def check_flow(repo, env):
     vocab_modes = ["grid", "vocab"] if flow["ceiling"]["vocab"] else ["grid"]  # vocab needs verified codes
     expected = sorted(f"steps{s}/{m}" for s in (2, 3) for m in vocab_modes)
     assert sorted(flow["generators"]["flow"]["settings"]) == expected
+    for name in ("fsqtok", "bpe", "multiword", "byte"):  # an LM's own distribution first, then lm.top_k's
+        assert list(flow["generators"][name]["settings"]) == ["untruncated", "t0.8", "t1"]
+        assert flow["generators"][name]["setting"] == "untruncated"
     assert 0 <= flow["ceiling"]["byte_accuracy"] <= 1
     samples = json.loads((repo / "reports/flow/samples.json").read_text())
     assert all(len(text) <= 40 for texts in samples["flow"].values() for text in texts)  # 40 bytes, decoded
@@ -247,6 +250,7 @@ def check_reports(repo):
     for name in ("fsqtok", "bpe", "multiword", "byte"):  # each LM's unconditional samples, judged
         row = integrate[name]
         assert row["samples"] == 2 and row["judge_bpb"] > 0 and row["judge_bpb_se"] >= 0
+        assert row["judge_bpb_truncated"] > 0 and row["judge_bpb_truncated"] != row["judge_bpb"]  # other samples
     samples = json.loads((repo / "reports/integrate/samples.json").read_text())
     assert set(samples) == {"fsqtok", "bpe", "multiword", "byte"} and all(len(s) == 2 for s in samples.values())
     # the saved LM bundle reproduces the stage's sample: same weights, tokenizer and seed

@@ -314,7 +314,8 @@ class FlowConfig(OptimConfig):
     sample_bytes: int = 200  # UTF-8 bytes per unconditional sample, the same for every generator
     samples: int = 8  # unconditional samples per generator and setting
     step_counts: list[int] = field(default_factory=lambda: [10, 50])  # Euler steps compared for the flow
-    temperatures: list[float] = field(default_factory=lambda: [0.8, 1.0])  # LM sampling temperatures compared
+    # LM temperatures compared, with lm.top_k and lm.top_p, next to the untruncated samples (the default)
+    temperatures: list[float] = field(default_factory=lambda: [0.8, 1.0])
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -334,11 +335,13 @@ class FlowConfig(OptimConfig):
 @dataclass(frozen=True)
 class JudgeConfig:
     """The one judge of every generator's samples (integrate's LMs, flow): an interpolated
-    Kneser-Ney byte n-gram model of the odd train documents (the flow learns from the even ones)."""
+    Kneser-Ney byte n-gram model of the odd train documents (the flow learns from the even ones).
+    An LM's judge_bpb scores samples of its own distribution (temperature 1, no top-k or top-p):
+    a top-k over tokens keeps a different share of the text's continuations for each vocabulary."""
 
     order: int = 5  # n-gram order
     train_bytes: int = 1_000_000  # UTF-8 bytes of train documents it learns from
-    samples: int = 16  # unconditional samples per LM in integrate
+    samples: int = 16  # unconditional samples per LM in integrate, untruncated and at lm.temperature
     sample_bytes: int = 200  # bytes per sample
 
     def __post_init__(self) -> None:

@@ -68,7 +68,13 @@ class HFExport:
         return self.hf.decode(ids)
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        return [e.ids for e in self.hf.encode_batch(texts, add_special_tokens=False)]
+        return hf_batch_ids(self.hf, texts)
+
+
+def hf_batch_ids(hf, texts: list[str]) -> list[list[int]]:
+    """A `tokenizers.Tokenizer`'s ids of `texts` on every core, as a user who wants only ids gets
+    them: `encode_batch_fast` skips the offsets (same ids, 1.2× `encode_batch` here)."""
+    return [encoding.ids for encoding in hf.encode_batch_fast(texts, add_special_tokens=False)]
 
 
 def batch_encoder(tokenizer):
@@ -76,7 +82,7 @@ def batch_encoder(tokenizer):
     and fsqtok's own `encode_batch` (threads over a GIL-free core); the Python baselines encode one
     document after another."""
     if isinstance(tokenizer, BPETokenizer):
-        return lambda texts: tokenizer.hf.encode_batch(texts, add_special_tokens=False)
+        return partial(hf_batch_ids, tokenizer.hf)
     return tokenizer.encode_batch
 
 

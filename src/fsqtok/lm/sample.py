@@ -8,6 +8,8 @@ import torch
 
 from fsqtok.lm.model import Transformer
 
+UNTRUNCATED = (1.0, 0, 1.0)  # temperature, top_k, top_p: samples of the model's own distribution
+
 
 def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
     """logits (V,) with everything outside the top-k and the top-p nucleus set to -inf.

@@ -190,7 +190,9 @@ def flow_report(metrics: dict, samples: dict[str, dict[str, list[str]]]) -> str:
     sections = [
         "<p>Unconditional samples of every generator, scored by one judge none of them is (a Kneser-Ney byte "
         "n-gram model of train text the flow never saw): bits per byte (lower reads more like the data) next "
-        "to word entropy and distinct-n (repetition scores low there). <b>val_text</b> is real text.</p>",
+        "to word entropy and distinct-n (repetition scores low there). <b>val_text</b> is real text. An LM's "
+        "<b>untruncated</b> samples are drawn from its own distribution; <b>t0.8</b> and the like use "
+        "lm.top_k and lm.top_p too, which cut each vocabulary's distribution differently.</p>",
         "<h2>Generators</h2>",
         table(["generator", "setting", "judge bits/byte", "word entropy", "distinct-2", "distinct-3", "distinct-4"],
               rows),

@@ -18,7 +18,7 @@ from fsqtok.flow.io import save_flow
 from fsqtok.flow.sample import generate, snap
 from fsqtok.flow.train import FlowRun
 from fsqtok.lm.io import load_lm
-from fsqtok.lm.sample import unconditional_samples
+from fsqtok.lm.sample import UNTRUNCATED, unconditional_samples
 from fsqtok.report.html import flow_report
 from fsqtok.runtime.device import resolve_device
 from fsqtok.runtime.distributed import init_world, shutdown
@@ -50,20 +50,23 @@ def cut(data: bytes, n_bytes: int) -> str:
 
 def generator_samples(params: Params, flow, autoencoder, vocab: torch.Tensor, lm_dir: Path, paths: dict,
                       val: list[str]) -> dict[str, dict[str, list[str]]]:
-    """{generator: {setting: samples}}; each generator's default setting comes first."""
+    """{generator: {setting: samples}}; each generator's default setting comes first: for the flow
+    flow.sample_steps and flow.snap, for an LM its untruncated samples (temperature 1, no top-k or
+    top-p), then each of flow.temperatures with lm.top_k and lm.top_p."""
     config = params.flow
     default, modes = (config.sample_steps, config.snap), ("grid", "vocab") if len(vocab) else ("grid",)
     settings = [default] + [(s, m) for s in config.step_counts for m in modes if (s, m) != default]
     out = {"flow": {f"steps{s}/{m}": [cut(text, config.sample_bytes) for text in generate(
         flow, autoencoder, config.samples, config.seq_chunks, s, config.noise_std, params.seed, m, vocab)]
         for s, m in settings}}
-    temperatures = [params.lm.temperature] + [t for t in config.temperatures if t != params.lm.temperature]
+    lm_settings = {"untruncated": UNTRUNCATED,  # the model's own distribution, as integrate's judge_bpb
+                   **{f"t{t:g}": (t, params.lm.top_k, params.lm.top_p) for t in config.temperatures}}
     for name in params.lm.tokenizers:
         tokenizer = load_tokenizer(paths[name])
         lm = load_lm(lm_dir / name, tokenizer)
-        out[name] = {f"t{t:g}": unconditional_samples(lm, tokenizer.decode_bytes, BOS_ID, EOS_ID, config.samples,
-                                                      config.sample_bytes, t, params.lm.top_k, params.lm.top_p,
-                                                      params.seed) for t in temperatures}
+        out[name] = {setting: unconditional_samples(lm, tokenizer.decode_bytes, BOS_ID, EOS_ID, config.samples,
+                                                    config.sample_bytes, *sampling, params.seed)
+                     for setting, sampling in lm_settings.items()}
     text = "\n".join(val).encode("utf-8")
     out["val_text"] = {"data": [cut(text[i * config.sample_bytes :], config.sample_bytes)
                                 for i in range(config.samples)]}

@@ -14,7 +14,7 @@ from fsqtok.lm.data import encode_documents, pack
 from fsqtok.lm.embedding_init import init_from_codes
 from fsqtok.lm.io import save_lm
 from fsqtok.lm.model import Transformer, TransformerConfig
-from fsqtok.lm.sample import generate, unconditional_samples
+from fsqtok.lm.sample import UNTRUNCATED, generate, unconditional_samples
 from fsqtok.lm.train import bits_per_byte, train_lm
 from fsqtok.report.plots import plot_lines
 from fsqtok.runtime.device import resolve_device
@@ -70,13 +70,23 @@ def samples(model: Transformer, tokenizer: Tokenizer, config: LMConfig, seed: in
 
 
 def judged_samples(model: Transformer, tokenizer: Tokenizer, params: Params, judge_model) -> dict:
-    """judge.samples unconditional samples of judge.sample_bytes bytes at lm.temperature, scored by
-    the judge: judge_bpb (mean over samples) and judge_bpb_se (its standard error)."""
-    config = params.lm
-    texts = unconditional_samples(model, tokenizer.decode_bytes, BOS_ID, EOS_ID, params.judge.samples,
-                                  params.judge.sample_bytes, config.temperature, config.top_k, config.top_p,
-                                  params.seed)
-    return judge_spread(judge_model, texts)
+    """judge.samples unconditional samples of judge.sample_bytes bytes, scored by the judge.
+    judge_bpb (mean over samples) and judge_bpb_se (its standard error) judge samples of the model's
+    own distribution (temperature 1, no top-k, no top-p): the one setting that treats every
+    tokenizer alike, since a top-k over tokens keeps different shares of the text's continuations
+    for different vocabularies and a per-token temperature sharpens per token, not per byte.
+    judge_bpb_truncated (and _se) judge samples at lm.temperature, lm.top_k and lm.top_p, those of
+    the prompts' continuations."""
+    config, judge = params.lm, params.judge
+
+    def spread(temperature: float, top_k: int, top_p: float) -> dict:
+        return judge_spread(judge_model, unconditional_samples(model, tokenizer.decode_bytes, BOS_ID, EOS_ID,
+                                                               judge.samples, judge.sample_bytes, temperature,
+                                                               top_k, top_p, params.seed))
+
+    truncated = spread(config.temperature, config.top_k, config.top_p)
+    return {**spread(*UNTRUNCATED), "judge_bpb_truncated": truncated["judge_bpb"],
+            "judge_bpb_truncated_se": truncated["judge_bpb_se"]}
 
 
 def run_integrate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir: Path, models: Path,
