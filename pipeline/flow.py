@@ -1,5 +1,6 @@
 """Stage flow: the latent flow generator on the frozen auto-encoder -> models/flow/, and one judge
-for its samples and the token LMs' -> reports/flow/{metrics.json, samples.json, curve.csv, report.html}."""
+for its samples and the token LMs' (integrate's judge_samples.json)
+-> reports/flow/{metrics.json, samples.json, curve.csv, report.html}."""
 
 from pathlib import Path
 
@@ -16,8 +17,7 @@ from fsqtok.store.tracking import stage_run
 def main(
     split_dir: Path = Path("data/split"),
     tokenizer: Path = Path("models/tokenizer"),
-    baselines_dir: Path = Path("models/baselines"),
-    lm_dir: Path = Path("models/lm"),
+    lm_samples: Path = Path("reports/integrate/judge_samples.json"),
     out: Path = Path("models/flow"),
     checkpoint_dir: Path = Path("checkpoints/flow"),
     reports: Path = Path("reports/flow"),
@@ -28,8 +28,7 @@ def main(
         set_threads(0)
         with stage_run("flow", params) as tracker:
             tracker.splits(split_dir, ["train", "val"])
-            metrics = run_flow(params, split_dir, tokenizer, baselines_dir, lm_dir, out, checkpoint_dir, reports,
-                               tracker)
+            metrics = run_flow(params, split_dir, tokenizer, lm_samples, out, checkpoint_dir, reports, tracker)
             if not is_main_process():  # under torchrun rank 0 reports
                 return
             tracker.rollup({f"{name}_judge_bpb": g["judge_bpb"] for name, g in metrics["generators"].items()}

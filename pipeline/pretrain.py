@@ -32,7 +32,8 @@ def main(
         set_threads(params.pretrain.threads)
         with stage_run("pretrain", params) as tracker:
             tracker.splits(split_dir, ["train", "val"])
-            summary = run_pretrain(params, split_dir, vocab_dir, out, checkpoint_dir, reports, tracker, resume, stop_after)
+            summary = run_pretrain(params, split_dir, vocab_dir, out, checkpoint_dir, reports, tracker, resume,
+                                   stop_after)
             if summary is not None:
                 tracker.rollup({k: summary["best"][k] for k in HEADLINE})
         if not is_main_process():

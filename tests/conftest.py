@@ -48,8 +48,7 @@ TINY_PARAMS = {
            "warmup_steps": 1, "max_val_bytes": 3000, "sample_tokens": 8},
     "flow": {"seq_chunks": 8, "d_model": 16, "n_layer": 1, "n_head": 2, "steps": 4, "batch_size": 4,
              "warmup_steps": 1, "eval_every": 2, "checkpoint_every": 2, "ce_positions": 16, "max_train_bytes": 20000,
-             "max_val_bytes": 5000, "sample_steps": 3, "step_counts": [2, 3], "samples": 2, "sample_bytes": 40,
-             },
+             "max_val_bytes": 5000, "sample_steps": 3, "step_counts": [2, 3]},
     "judge": {"order": 3, "train_bytes": 20000, "samples": 2, "sample_bytes": 40},
     "tracking": {"enabled": False},
 }

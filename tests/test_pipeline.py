@@ -156,11 +156,13 @@ def check_flow(repo, env):
     vocab_modes = ["grid", "vocab"] if flow["ceiling"]["vocab"] else ["grid"]  # vocab needs verified codes
     expected = sorted(f"steps{s}/{m}" for s in (2, 3) for m in vocab_modes)
     assert sorted(flow["generators"]["flow"]["settings"]) == expected
-    for name in ("fsqtok", "bpe", "multiword", "byte"):  # an LM's own distribution first, then lm.top_k's
-        assert list(flow["generators"][name]["settings"]) == ["untruncated", "t0.8", "t1"]
-        assert flow["generators"][name]["setting"] == "untruncated"
-    assert 0 <= flow["ceiling"]["byte_accuracy"] <= 1
     samples = json.loads((repo / "reports/flow/samples.json").read_text())
+    judged = json.loads((repo / "reports/integrate/judge_samples.json").read_text())
+    for name in ("fsqtok", "bpe", "multiword", "byte"):  # integrate's samples: the LM's own distribution first
+        assert list(flow["generators"][name]["settings"]) == ["untruncated", "t0.8"]
+        assert flow["generators"][name]["setting"] == "untruncated"
+        assert samples[name] == judged[name] and [len(t) for t in judged[name].values()] == [2, 2]
+    assert 0 <= flow["ceiling"]["byte_accuracy"] <= 1
     assert all(len(text) <= 40 for texts in samples["flow"].values() for text in texts)  # 40 bytes, decoded
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "experiment outputs"], repo)

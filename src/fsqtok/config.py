@@ -311,25 +311,18 @@ class FlowConfig(OptimConfig):
     keep_checkpoints: int = 2
     sample_steps: int = 50  # Euler steps from noise to latents
     snap: Literal["grid", "vocab"] = "grid"  # generated latents snap to the FSQ grid or the nearest vocabulary code
-    sample_bytes: int = 200  # UTF-8 bytes per unconditional sample, the same for every generator
-    samples: int = 8  # unconditional samples per generator and setting
     step_counts: list[int] = field(default_factory=lambda: [10, 50])  # Euler steps compared for the flow
-    # LM temperatures compared, with lm.top_k and lm.top_p, next to the untruncated samples (the default)
-    temperatures: list[float] = field(default_factory=lambda: [0.8, 1.0])
 
     def __post_init__(self) -> None:
         super().__post_init__()
         for key in ("seq_chunks", "d_model", "n_layer", "n_head", "batch_size", "max_train_bytes",
-                    "checkpoint_every", "keep_checkpoints", "sample_steps", "sample_bytes",
-                    "samples", "ce_positions", "max_val_bytes"):
+                    "checkpoint_every", "keep_checkpoints", "sample_steps", "ce_positions", "max_val_bytes"):
             _require(getattr(self, key) > 0, key, "> 0", getattr(self, key))
         _require(self.d_model % self.n_head == 0, "d_model", f"divisible by n_head={self.n_head}", self.d_model)
         _require(self.noise_std > 0, "noise_std", "> 0", self.noise_std)
         _require(self.ce_weight >= 0, "ce_weight", ">= 0", self.ce_weight)
         _require(len(self.step_counts) > 0 and all(s > 0 for s in self.step_counts), "step_counts",
                  "a non-empty list of positive integers", self.step_counts)
-        _require(len(self.temperatures) > 0 and all(t > 0 for t in self.temperatures), "temperatures",
-                 "a non-empty list of positive numbers", self.temperatures)
 
 
 @dataclass(frozen=True)
@@ -341,8 +334,8 @@ class JudgeConfig:
 
     order: int = 5  # n-gram order
     train_bytes: int = 1_000_000  # UTF-8 bytes of train documents it learns from
-    samples: int = 16  # unconditional samples per LM in integrate, untruncated and at lm.temperature
-    sample_bytes: int = 200  # bytes per sample
+    samples: int = 16  # unconditional samples per generator and setting (each LM: untruncated, at lm.temperature)
+    sample_bytes: int = 200  # UTF-8 bytes per sample, the same for every generator
 
     def __post_init__(self) -> None:
         for key in ("order", "train_bytes", "samples", "sample_bytes"):

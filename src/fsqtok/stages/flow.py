@@ -1,6 +1,6 @@
 """The flow stage: train the latent flow generator on the frozen auto-encoder's chunk latents,
 measure its reconstruction ceiling, and judge unconditional samples of the flow and of every
-token LM of integrate (same bytes per sample) with one independent judge."""
+token LM of integrate (its judge_samples.json; same bytes per sample) with one independent judge."""
 
 from __future__ import annotations
 
@@ -17,20 +17,17 @@ from fsqtok.flow.data import LatentWindows, latent_windows
 from fsqtok.flow.io import save_flow
 from fsqtok.flow.sample import generate, snap
 from fsqtok.flow.train import FlowRun
-from fsqtok.lm.io import load_lm
-from fsqtok.lm.sample import UNTRUNCATED, unconditional_samples
 from fsqtok.report.html import flow_report
 from fsqtok.runtime.device import resolve_device
 from fsqtok.runtime.distributed import init_world, shutdown
 from fsqtok.store.bundle import WEIGHTS
 from fsqtok.store.checkpoint import Checkpointer
-from fsqtok.store.files import atomic_write_bytes, read_texts, write_csv, write_json
+from fsqtok.store.files import atomic_write_bytes, read_json, read_texts, write_csv, write_json
 from fsqtok.store.provenance import run_key
 from fsqtok.text.split import take_bytes
-from fsqtok.tokenizers.base import BOS_ID, EOS_ID
-from fsqtok.tokenizers.loading import load_tokenizer, tokenizer_paths
+from fsqtok.tokenizers.loading import load_tokenizer
 
-PARAMS = ("distributed", "seed", "lm", "flow", "judge", "tracking")  # the params it reads; dvc.yaml lists the same
+PARAMS = ("distributed", "seed", "flow", "judge", "tracking")  # the params it reads; dvc.yaml lists the same
 
 
 def ceiling(autoencoder: ByteAutoEncoder, windows: LatentWindows, mode: str, vocab: torch.Tensor) -> dict:
@@ -48,33 +45,28 @@ def cut(data: bytes, n_bytes: int) -> str:
     return data[:n_bytes].decode("utf-8", "replace")
 
 
-def generator_samples(params: Params, flow, autoencoder, vocab: torch.Tensor, lm_dir: Path, paths: dict,
+def generator_samples(params: Params, flow, autoencoder, vocab: torch.Tensor, lm_samples: dict,
                       val: list[str]) -> dict[str, dict[str, list[str]]]:
-    """{generator: {setting: samples}}; each generator's default setting comes first: for the flow
-    flow.sample_steps and flow.snap, for an LM its untruncated samples (temperature 1, no top-k or
-    top-p), then each of flow.temperatures with lm.top_k and lm.top_p."""
-    config = params.flow
+    """{generator: {setting: samples}}, judge.samples of judge.sample_bytes bytes each; each
+    generator's default setting comes first: for the flow flow.sample_steps and flow.snap, for an
+    LM integrate's samples (`lm_samples`, read from its judge_samples.json: untruncated first)."""
+    config, judge = params.flow, params.judge
     default, modes = (config.sample_steps, config.snap), ("grid", "vocab") if len(vocab) else ("grid",)
     settings = [default] + [(s, m) for s in config.step_counts for m in modes if (s, m) != default]
-    out = {"flow": {f"steps{s}/{m}": [cut(text, config.sample_bytes) for text in generate(
-        flow, autoencoder, config.samples, config.seq_chunks, s, config.noise_std, params.seed, m, vocab)]
+    out = {"flow": {f"steps{s}/{m}": [cut(text, judge.sample_bytes) for text in generate(
+        flow, autoencoder, judge.samples, config.seq_chunks, s, config.noise_std, params.seed, m, vocab)]
         for s, m in settings}}
-    lm_settings = {"untruncated": UNTRUNCATED,  # the model's own distribution, as integrate's judge_bpb
-                   **{f"t{t:g}": (t, params.lm.top_k, params.lm.top_p) for t in config.temperatures}}
-    for name in params.lm.tokenizers:
-        tokenizer = load_tokenizer(paths[name])
-        lm = load_lm(lm_dir / name, tokenizer)
-        out[name] = {setting: unconditional_samples(lm, tokenizer.decode_bytes, BOS_ID, EOS_ID, config.samples,
-                                                    config.sample_bytes, *sampling, params.seed)
-                     for setting, sampling in lm_settings.items()}
+    out.update(lm_samples)
     text = "\n".join(val).encode("utf-8")
-    out["val_text"] = {"data": [cut(text[i * config.sample_bytes :], config.sample_bytes)
-                                for i in range(config.samples)]}
+    out["val_text"] = {"data": [cut(text[i * judge.sample_bytes :], judge.sample_bytes)
+                                for i in range(judge.samples)]}
     return out
 
 
-def run_flow(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir: Path, lm_dir: Path,
-             out: Path, checkpoint_dir: Path, reports: Path, tracker) -> dict:
+def run_flow(params: Params, split_dir: Path, tokenizer_dir: Path, lm_samples: Path, out: Path,
+             checkpoint_dir: Path, reports: Path, tracker) -> dict:
+    """Train (or resume) the flow, save it to `out`, and judge its samples next to the LMs' samples
+    of integrate (`lm_samples`: its judge_samples.json) and val text; reports under `reports`."""
     config = params.flow
     tokenizer = load_tokenizer(tokenizer_dir)
     autoencoder = tokenizer.model
@@ -96,8 +88,7 @@ def run_flow(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir
     save_flow(flow, config, tokenizer_dir, out, meta={"step": state.step, "metrics": state.history[-1]})
     vocab = tokenizer.code_tensor()
     judge_model = train_judge(train, params.judge.order, params.judge.train_bytes)
-    samples = generator_samples(params, flow, autoencoder, vocab, lm_dir, tokenizer_paths(tokenizer_dir,
-                                                                                           baselines_dir), val)
+    samples = generator_samples(params, flow, autoencoder, vocab, read_json(lm_samples), val)
     generators = {}
     for name, by_setting in samples.items():
         scores = {setting: judge(judge_model, texts) for setting, texts in by_setting.items()}
@@ -106,7 +97,8 @@ def run_flow(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir
     metrics = {"ceiling": {**ceiling(autoencoder, windows["val"], "grid", vocab),
                            "vocab": ceiling(autoencoder, windows["val"], "vocab", vocab) if len(vocab) else None},
                "generators": generators, "training": state.history[-1],
-               "windows": {split: len(w) for split, w in windows.items()}, "sample_bytes": config.sample_bytes}
+               "windows": {split: len(w) for split, w in windows.items()},
+               "sample_bytes": params.judge.sample_bytes}
     write_csv(reports / "curve.csv", state.history)
     write_json(reports / "metrics.json", metrics)
     write_json(reports / "samples.json", samples)

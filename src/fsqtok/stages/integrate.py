@@ -69,36 +69,39 @@ def samples(model: Transformer, tokenizer: Tokenizer, config: LMConfig, seed: in
             for i, prompt in enumerate(config.prompts)]
 
 
-def judged_samples(model: Transformer, tokenizer: Tokenizer, params: Params, judge_model) -> dict:
-    """judge.samples unconditional samples of judge.sample_bytes bytes, scored by the judge.
-    judge_bpb (mean over samples) and judge_bpb_se (its standard error) judge samples of the model's
-    own distribution (temperature 1, no top-k, no top-p): the one setting that treats every
-    tokenizer alike, since a top-k over tokens keeps different shares of the text's continuations
-    for different vocabularies and a per-token temperature sharpens per token, not per byte.
-    judge_bpb_truncated (and _se) judge samples at lm.temperature, lm.top_k and lm.top_p, those of
-    the prompts' continuations."""
-    config, judge = params.lm, params.judge
+def judge_settings(config: LMConfig) -> dict[str, tuple[float, int, float]]:
+    """The LM samplings the judge scores, name -> (temperature, top_k, top_p); the first is the
+    model's own distribution (temperature 1, no top-k, no top-p): the one setting that treats
+    every tokenizer alike, since a top-k over tokens keeps different shares of the text's
+    continuations for different vocabularies and a per-token temperature sharpens per token, not
+    per byte. The second is lm.temperature, lm.top_k and lm.top_p: the prompts' settings.
+    Example: temperature 0.8 -> {"untruncated": (1.0, 0, 1.0), "t0.8": (0.8, 50, 0.95)}"""
+    return {"untruncated": UNTRUNCATED, f"t{config.temperature:g}": (config.temperature, config.top_k, config.top_p)}
 
-    def spread(temperature: float, top_k: int, top_p: float) -> dict:
-        return judge_spread(judge_model, unconditional_samples(model, tokenizer.decode_bytes, BOS_ID, EOS_ID,
-                                                               judge.samples, judge.sample_bytes, temperature,
-                                                               top_k, top_p, params.seed))
 
-    truncated = spread(config.temperature, config.top_k, config.top_p)
-    return {**spread(*UNTRUNCATED), "judge_bpb_truncated": truncated["judge_bpb"],
-            "judge_bpb_truncated_se": truncated["judge_bpb_se"]}
+def judged_samples(model: Transformer, tokenizer: Tokenizer, params: Params, judge_model) -> tuple[dict, dict]:
+    """judge.samples unconditional samples of judge.sample_bytes bytes per judge_settings, scored
+    by the judge: (scores, {setting: samples}). judge_bpb (mean over the samples) and judge_bpb_se
+    (its standard error) score the untruncated samples, judge_bpb_truncated (and _se) the others."""
+    texts = {setting: unconditional_samples(model, tokenizer.decode_bytes, BOS_ID, EOS_ID, params.judge.samples,
+                                            params.judge.sample_bytes, *sampling, params.seed)
+             for setting, sampling in judge_settings(params.lm).items()}
+    untruncated, truncated = (judge_spread(judge_model, samples) for samples in texts.values())
+    return {**untruncated, "judge_bpb_truncated": truncated["judge_bpb"],
+            "judge_bpb_truncated_se": truncated["judge_bpb_se"]}, texts
 
 
 def run_integrate(params: Params, split_dir: Path, tokenizer_dir: Path, baselines_dir: Path, models: Path,
                   reports: Path, tracker) -> dict:
     """Trains lm.seeds LMs per tokenizer; saves the first seed's LM to models/<tokenizer>/ and
-    writes metrics.json, bpb.csv (long), bpb_by_tokenizer.csv (wide), bpb.png and samples.json
-    under `reports` (rank 0 under torchrun; the other ranks train and return {})."""
+    writes metrics.json, bpb.csv (long), bpb_by_tokenizer.csv (wide), bpb.png, samples.json (the
+    prompts') and judge_samples.json (the judged ones) under `reports` (rank 0 under torchrun; the
+    other ranks train and return {})."""
     config, paths = params.lm, tokenizer_paths(tokenizer_dir, baselines_dir)
     world, device = init_world(resolve_device(params.device))
     train = read_texts(split_dir / "train.parquet")
     val, val_bytes = take_bytes(read_texts(split_dir / "val.parquet"), config.max_val_bytes)
-    table, curve_rows, sampled = {}, [], {}
+    table, curve_rows, sampled, judge_texts = {}, [], {}, {}
     judge_model = train_judge(train, params.judge.order, params.judge.train_bytes) if world.is_main else None
     for name in config.tokenizers:
         tokenizer = load_tokenizer(paths[name])
@@ -114,8 +117,8 @@ def run_integrate(params: Params, split_dir: Path, tokenizer_dir: Path, baseline
         if not world.is_main:
             continue
         model, curve = models_by_seed[str(params.seed)], curves[str(params.seed)]  # the one saved and sampled
-        table[name] = {**lm_row(tokenizer, model, curves, val_bytes), **judged_samples(model, tokenizer, params,
-                                                                                       judge_model)}
+        scores, judge_texts[name] = judged_samples(model, tokenizer, params, judge_model)
+        table[name] = {**lm_row(tokenizer, model, curves, val_bytes), **scores}
         curve_rows += [{"tokenizer": name, **row} for row in curve]
         sampled[name] = samples(model, tokenizer, config, params.seed)
         save_lm(model.cpu(), tokenizer, models / name, meta={"curve": curve, "row": table[name]})
@@ -125,6 +128,7 @@ def run_integrate(params: Params, split_dir: Path, tokenizer_dir: Path, baseline
     if "fsqtok" in table and "bpe" in table:
         table["fsqtok_vs_bpe_bpb_ratio"] = table["fsqtok"]["val_bpb"] / table["bpe"]["val_bpb"]
     write_report(reports, table, curve_rows, sampled, config.tokenizers)
+    write_json(reports / "judge_samples.json", judge_texts)  # the flow stage judges them next to its own
     tracker.metrics(table)
     for file in ("bpb.png", "samples.json"):
         tracker.artifact(reports / file)
