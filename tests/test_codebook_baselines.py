@@ -1,8 +1,10 @@
 import json
+import random
 from collections import Counter
 
 import pytest
 import torch
+from fsqtok.tokenizers._core import PieceCore
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -161,14 +163,27 @@ def test_pieces_longer_than_a_chunk_count_as_not_verified(small_model):
     assert pieces_verified(small_model, Pieces(), 64) == verified / 5 and verified > 0
 
 
-def test_tokens_without_a_piece_is_its_fewest_tokens_by_the_others():
-    from fsqtok.tokenizers.select import tokens_without
+def reference_tokens_without(piece: bytes, pieces: set[bytes]) -> int:
+    """Fewest tokens (other pieces, single bytes) that spell `piece`, by brute force over its
+    substrings: the core's `tokens_without` must agree."""
+    fewest = [0] + [len(piece)] * len(piece)  # fewest[e]: tokens for piece[:e]
+    for start in range(len(piece)):
+        for end in range(start + 1, len(piece) + 1):
+            if end == start + 1 or (end - start < len(piece) and piece[start:end] in pieces):
+                fewest[end] = min(fewest[end], fewest[start] + 1)
+    return fewest[-1]
 
-    table = {b"abcd": 259, b"ab": 260, b"cd": 261, b"bcd": 262, b"abc": 263, b"cde": 264}
-    assert tokens_without(b"abcd", table) == 2  # b"ab" + b"cd", never b"abcd" itself
-    assert tokens_without(b"abcde", table) == 2  # b"ab" + b"cde"; the longest prefix first takes 3
-    assert tokens_without(b"bcd", table) == 2  # b"b" + b"cd"
-    assert tokens_without(b"xyz", table) == 3
+
+def test_tokens_without_a_piece_is_its_fewest_tokens_by_the_others():
+    pieces = [b"abcd", b"ab", b"cd", b"bcd", b"abc", b"cde", b"abcde", b"xyz"]
+    # b"ab" + b"cd" (never b"abcd" itself); b"a" + b"b"; ...; b"ab" + b"cde" (the longest prefix
+    # first would take 3); b"x" + b"y" + b"z"
+    assert PieceCore(pieces, 16).tokens_without() == [2, 2, 2, 2, 2, 2, 2, 3]
+    rng = random.Random(0)
+    for _ in range(20):  # random vocabularies over a small alphabet, so pieces overlap a lot
+        pool = {bytes(rng.choice(b"ab c") for _ in range(rng.randint(2, 8))) for _ in range(60)}
+        pieces = sorted(pool)
+        assert PieceCore(pieces, 8).tokens_without() == [reference_tokens_without(p, pool) for p in pieces]
 
 
 def test_shrink_keeps_the_pieces_whose_removal_costs_most():

@@ -396,6 +396,40 @@ cdef class PieceCore:
             free(ends)
             free(out.ids)
 
+    def tokens_without(self) -> list:
+        """For each piece, in id order: the fewest tokens (other pieces, bytes) that spell it, as
+        if it were not in the vocabulary: what each use of it would cost without it. Used by the
+        vocabulary selection (select.shrink) on pools of up to 200,000 pieces.
+        Example: pieces [b"abcd", b"ab", b"cd"] -> [2, 2, 2]"""
+        cdef Py_ssize_t piece, length, s, m, longest, e
+        cdef uint16_t fewest[MAX_PIECE_BYTES + 1]  # fewest tokens for the first e bytes
+        cdef uint64_t words[MAX_PIECE_WORDS]
+        cdef uint32_t value
+        cdef const uint8_t* d
+        cdef list result = []
+        for piece in range(FIRST_PIECE, self.n_ids):
+            d = self.table + self.offsets[piece]
+            length = self.offsets[piece + 1] - self.offsets[piece]
+            for e in range(length + 1):
+                fewest[e] = e  # byte tokens
+            for s in range(length):
+                if fewest[s] + 1 < fewest[s + 1]:
+                    fewest[s + 1] = fewest[s] + 1
+                longest = length - s if length - s < self.max_piece_bytes else self.max_piece_bytes
+                if s == 0 and longest == length:
+                    longest -= 1  # never the piece itself
+                if longest < 2:
+                    continue
+                load_words(d + s, length - s, words, self.width)
+                for m in range(2, longest + 1):
+                    value = self.slots[self.find(words, m)]
+                    if not value:
+                        break  # no piece begins with these m bytes
+                    if value >= FIRST_PIECE and fewest[s] + 1 < fewest[s + m]:
+                        fewest[s + m] = fewest[s] + 1
+            result.append(fewest[length])
+        return result
+
     cdef Py_ssize_t read_ids(self, list items, uint32_t* out) except -1:
         """Copy the ids of `items` (a list of ints) into `out`, checking each; their byte count."""
         cdef Py_ssize_t i, total = 0

@@ -22,22 +22,10 @@ class PrunedVocabulary:
     verified_codes: int  # codes whose decoded string is the candidate itself (so a fixed point)
 
 
-def tokens_without(piece: bytes, piece_to_id: dict) -> int:
-    """Fewest tokens (other pieces, bytes) that spell `piece` when `piece` itself is not in the
-    vocabulary: what a use of the piece would cost without it (the encoder's segmentation).
-    Example: (b"abcd", {b"abcd", b"ab"}) -> 3 (b"ab", b"c", b"d")"""
-    fewest = [0] + [len(piece)] * len(piece)  # fewest[e]: tokens for piece[:e]
-    for start in range(len(piece)):
-        for end in range(start + 1, len(piece) + 1):
-            if end == start + 1 or (end - start < len(piece) and piece[start:end] in piece_to_id):
-                fewest[end] = min(fewest[end], fewest[start] + 1)
-    return fewest[-1]
-
-
 def shrink(pool: list[bytes], n_pieces: int, sample: bytes, max_bytes: int, keep: float) -> list[bytes]:
     """The `n_pieces` of `pool` that encode `sample` in the fewest tokens, found the way
     SentencePiece's Unigram trainer prunes: encode the sample with the current pieces, score each
-    piece by the tokens its removal would add (uses x (tokens_without - 1)), keep the best `keep`
+    piece by the tokens its removal would add (uses x (tokens without it - 1)), keep the best `keep`
     share, and repeat until `n_pieces` are left; pieces the sample's segmentation does not use at
     all go in one round (so a pool of 200,000 costs seconds, not a minute). Scoring by removal
     cost, not by uses, drops the long pieces that shorter ones already cover and keeps the short
@@ -47,8 +35,7 @@ def shrink(pool: list[bytes], n_pieces: int, sample: bytes, max_bytes: int, keep
     while len(vocab) > n_pieces:
         encoder = ChunkVocabulary(vocab, max_bytes)
         uses = Counter(encoder.encode_bytes(sample))
-        cost = [uses[FIRST_LEARNED_ID + i] and uses[FIRST_LEARNED_ID + i] * (tokens_without(p, encoder.piece_to_id) - 1)
-                for i, p in enumerate(vocab)]
+        cost = [uses[FIRST_LEARNED_ID + i] * (without - 1) for i, without in enumerate(encoder.core.tokens_without())]
         used = sum(c > 0 for c in cost)
         target = max(n_pieces, min(int(len(vocab) * keep), used))
         best = sorted(range(len(vocab)), key=lambda i: -cost[i])[:target]  # stable: pool order breaks ties
