@@ -80,15 +80,16 @@ class Transformer(nn.Module):
             nn.init.zeros_(module.bias)
 
     def forward(self, ids: torch.Tensor, attn_mask: torch.Tensor | None = None,
-                positions: torch.Tensor | None = None) -> torch.Tensor:
-        """ids (B, T) -> logits (B, T, vocab). attn_mask (B, T, T) bool, True = may attend;
-        positions (B, T), default 0..T-1."""
+                positions: torch.Tensor | None = None, last_only: bool = False) -> torch.Tensor:
+        """ids (B, T) -> logits (B, T, vocab), or (B, 1, vocab) with last_only (sampling needs only
+        the next token's: the vocabulary head is most of the work). attn_mask (B, T, T) bool,
+        True = may attend; positions (B, T), default 0..T-1."""
         if positions is None:
             positions = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
         x = self.token_embedding(ids) + self.position_embedding(positions)  # (B, T, C)
         for block in self.blocks:
             x = block(x, attn_mask)
-        return self.head(self.ln_f(x))
+        return self.head(self.ln_f(x[:, -1:] if last_only else x))
 
     def parameter_counts(self) -> dict[str, int]:
         total = sum(p.numel() for p in self.parameters())  # the tied head is counted once

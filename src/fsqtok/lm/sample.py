@@ -54,7 +54,8 @@ def generate_many(model: Transformer, prompts: list[list[int]], max_new: int, eo
         if not active:
             break
         batch, mask, positions = left_padded([ids[i][-model.config.max_positions :] for i in active])
-        logits = model(batch.to(device), mask.to(device), positions.to(device))[:, -1].float().cpu() / temperature
+        logits = model(batch.to(device), mask.to(device), positions.to(device), last_only=True)[:, -1].float().cpu()
+        logits = logits / temperature
         still = []
         for row, i in enumerate(active):
             probs = torch.softmax(filter_logits(logits[row], top_k, top_p), dim=-1)
