@@ -87,6 +87,7 @@ def plot_scale(rows: list[dict], steps: tuple[str, ...], path: Path) -> None:
         axis.grid(True, which="both", alpha=0.3)
     axes[0].legend()
     fig.suptitle("Corpus-side cost by corpus size (each step in a fresh process)")
+    fig.tight_layout()  # the right plot's label clears the left one
     save_figure(fig, path)
 
 
