@@ -184,6 +184,13 @@ def test_missing_input_names_the_file(pipeline_repo):
         "error: data/corpus/documents.parquet: missing; run the stage that writes it (dvc repro)")
 
 
+def test_flow_without_the_lm_samples_stops_before_training(pipeline_repo):
+    result = run(["python", "pipeline/flow.py"], pipeline_repo, check=False)
+    assert (result.returncode, result.stderr.strip()) == (
+        2, "error: reports/integrate/judge_samples.json: missing; run the stage that writes it (dvc repro)")
+    assert not (pipeline_repo / "checkpoints/flow").exists()
+
+
 def check_headline(repo):
     """The report stage's short names hold the stages' own numbers, and `dvc metrics show` prints
     only them, in lines that fit a terminal."""

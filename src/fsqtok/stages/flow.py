@@ -68,6 +68,7 @@ def run_flow(params: Params, split_dir: Path, tokenizer_dir: Path, lm_samples: P
     """Train (or resume) the flow, save it to `out`, and judge its samples next to the LMs' samples
     of integrate (`lm_samples`: its judge_samples.json) and val text; reports under `reports`."""
     config = params.flow
+    lm_texts = read_json(lm_samples)  # before training: a missing file stops the stage at once
     tokenizer = load_tokenizer(tokenizer_dir)
     autoencoder = tokenizer.model
     train = read_texts(split_dir / "train.parquet")
@@ -88,7 +89,7 @@ def run_flow(params: Params, split_dir: Path, tokenizer_dir: Path, lm_samples: P
     save_flow(flow, config, tokenizer_dir, out, meta={"step": state.step, "metrics": state.history[-1]})
     vocab = tokenizer.code_tensor()
     judge_model = train_judge(train, params.judge.order, params.judge.train_bytes)
-    samples = generator_samples(params, flow, autoencoder, vocab, read_json(lm_samples), val)
+    samples = generator_samples(params, flow, autoencoder, vocab, lm_texts, val)
     generators = {}
     for name, by_setting in samples.items():
         scores = {setting: judge(judge_model, texts) for setting, texts in by_setting.items()}
