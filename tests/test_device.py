@@ -38,3 +38,15 @@ def test_cpu_maths_flushes_subnormals_once_a_device_is_resolved():
     resolve_device("cpu")
     assert (torch.tensor([1e-30]) * torch.tensor([1e-10])).item() == 0.0  # 1e-40 is subnormal in fp32
     assert (torch.tensor([1e-20]) * torch.tensor([1e-10])).item() == pytest.approx(1e-30)
+
+
+def test_set_threads_flushes_subnormals_on_every_thread_of_the_pool():
+    """In a fresh process: set_threads first (as every stage does), then an op split over two
+    threads; subnormal operands give zeros on both halves, not 1.5e-39 on the worker's."""
+    import subprocess
+    import sys
+
+    probe = ("import torch\nfrom fsqtok.runtime.device import set_threads\nset_threads(2)\n"
+             "x = torch.full((1 << 22,), 1e-39)\nz = x * 0.5 + x\nprint(int((z != 0).sum()))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "0"
