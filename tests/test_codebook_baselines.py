@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fsqtok.autoencoder.codebook import codebook_stats
-from fsqtok.autoencoder.data import chunk_tensor
+from fsqtok.autoencoder.data import chunk_tensor, pack_chunks, unpack_chunks
 from fsqtok.autoencoder.infer import decode_indices, encode_chunks, spelled_back
 from fsqtok.autoencoder.metrics import reconstruction_loss
 from fsqtok.autoencoder.model import ByteAutoEncoder
@@ -145,6 +145,19 @@ def test_one_teacher_forced_pass_tells_which_chunks_greedy_spelling_gives_back(s
     assert spelled_back(small_model, spelled, codes, 7) == [True] * len(chunks)
     off_by_one_byte = [s[:-1] + bytes([s[-1] ^ 1]) if s else b"x" for s in spelled]
     assert spelled_back(small_model, off_by_one_byte, codes, 7) == [False] * len(chunks)
+
+
+def test_encode_and_decode_run_each_distinct_chunk_once_with_the_same_results(small_model):
+    chunks = [b" the", b"hello", b" the", b"", b"hello", b" zebra", b" the"]
+    with torch.no_grad():
+        one_by_one = [int(small_model.encode(pack_chunks([c], 16))[1]) for c in chunks]
+    codes = encode_chunks(small_model, chunks, batch_size=2)
+    assert codes.tolist() == one_by_one and encode_chunks(small_model, []).tolist() == []
+    indices = torch.tensor([7, 123456, 7, 4095999, 123456])
+    with torch.no_grad():
+        alone = [unpack_chunks(small_model.decode(small_model.fsq.indices_to_codes(i[None])).argmax(-1))[0]
+                 for i in indices]
+    assert decode_indices(small_model, indices, batch_size=2) == alone
 
 
 def test_pieces_longer_than_a_chunk_count_as_not_verified(small_model):

@@ -122,6 +122,16 @@ def test_prompts_sampled_side_by_side_equal_each_alone():
     assert len({tuple(ids) for ids in together}) == 3 and max(map(len, together)) > 12  # past the window too
 
 
+def test_generation_stops_a_row_once_it_has_enough():
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(vocab_size=40, n_layer=1, n_head=2, d_model=16, max_positions=12))
+    prompts, seeds = [[1], [1], [1]], [5, 6, 7]
+    full = generate_many(model, prompts, 20, eos_id=2, seeds=seeds)
+    wanted = [3, 20, 0]  # row 2 stops after its first id
+    short = generate_many(model, prompts, 20, eos_id=2, seeds=seeds, enough=lambda row, ids: len(ids) > wanted[row])
+    assert short == [full[0][:4], full[1], full[2][:1]]
+
+
 def test_unconditional_samples_have_their_length_and_own_streams():
     torch.manual_seed(0)
     model = Transformer(TransformerConfig(vocab_size=30, n_layer=1, n_head=2, d_model=16, max_positions=16))

@@ -47,6 +47,7 @@ def test_pack_unpack_and_shapes():
     ids = pack_chunks([b"hi", b"", b"abcd"], 4)
     assert ids.tolist() == [[104, 105, PAD, PAD], [PAD] * 4, [97, 98, 99, 100]]
     assert unpack_chunks(ids) == [b"hi", b"", b"abcd"]
+    assert pack_chunks([b""], 2).tolist() == [[PAD, PAD]] and pack_chunks([], 2).shape == (0, 2)
     params = params_from_dict({})
     for decoder in ("ar", "mlp", "deconv"):
         config = params_from_dict({"autoencoder": {"decoder": decoder}}).autoencoder

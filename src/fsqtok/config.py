@@ -259,7 +259,7 @@ class LMConfig(OptimConfig):
     warmup_steps: int = 20
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0
-    eval_every: int = 40  # each evaluation scores all max_val_bytes
+    eval_every: int = 50  # each evaluation scores all max_val_bytes
     tokenizers: list[TokenizerName] = field(default_factory=lambda: ["fsqtok", "bpe", "multiword", "byte"])
     n_layer: int = 2
     n_head: int = 4

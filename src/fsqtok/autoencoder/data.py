@@ -18,8 +18,9 @@ def pack_chunks(chunks: list[bytes], max_chunk_bytes: int) -> torch.Tensor:
     """Chunks -> (N, max_chunk_bytes) int64 ids, PAD after each chunk's end.
     Example: ([b"hi"], 4) -> [[104, 105, 256, 256]]"""
     out = torch.full((len(chunks), max_chunk_bytes), PAD, dtype=torch.int64)
-    if chunks:
-        flat = torch.frombuffer(bytearray(b"".join(chunks)), dtype=torch.uint8).long()
+    joined = b"".join(chunks)
+    if joined:  # torch.frombuffer refuses an empty buffer (chunks all empty: all PAD)
+        flat = torch.frombuffer(bytearray(joined), dtype=torch.uint8).long()
         lengths = torch.tensor([len(c) for c in chunks])
         rows = torch.repeat_interleave(torch.arange(len(chunks)), lengths)
         cols = torch.arange(len(flat)) - torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)

@@ -13,22 +13,28 @@ BATCH_CHUNKS = 1024  # chunks per forward pass: the decoder's activations stay i
 
 @torch.no_grad()
 def encode_chunks(model: ByteAutoEncoder, chunks: list[bytes], batch_size: int = BATCH_CHUNKS) -> torch.Tensor:
-    """Chunks -> (N,) FSQ code indices, in batches, on the model's device."""
+    """Chunks -> (N,) FSQ code indices, in batches, on the model's device. Each distinct chunk is
+    encoded once (text repeats most of its chunks; the encoder in eval mode is per chunk)."""
     device = next(model.parameters()).device
-    ids = pack_chunks(chunks, model.max_chunk_bytes)
+    distinct = list(dict.fromkeys(chunks))
+    ids = pack_chunks(distinct, model.max_chunk_bytes)
     out = [model.encode(ids[i : i + batch_size].to(device))[1].cpu() for i in range(0, len(ids), batch_size)]
-    return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)
+    if not out:
+        return torch.empty(0, dtype=torch.int64)
+    place = {chunk: i for i, chunk in enumerate(distinct)}
+    return torch.cat(out)[torch.tensor([place[chunk] for chunk in chunks])]
 
 
 @torch.no_grad()
 def decode_indices(model: ByteAutoEncoder, indices: torch.Tensor, batch_size: int = BATCH_CHUNKS) -> list[bytes]:
-    """(N,) code indices -> the decoder's chunk for each code."""
+    """(N,) code indices -> the decoder's chunk for each code; each distinct code is spelled once."""
     device = next(model.parameters()).device
-    out: list[bytes] = []
-    for i in range(0, len(indices), batch_size):
-        codes = model.fsq.indices_to_codes(indices[i : i + batch_size].to(device))
-        out.extend(unpack_chunks(model.decode(codes).argmax(-1).cpu()))
-    return out
+    distinct, inverse = torch.unique(indices, return_inverse=True)
+    spelled: list[bytes] = []
+    for i in range(0, len(distinct), batch_size):
+        codes = model.fsq.indices_to_codes(distinct[i : i + batch_size].to(device))
+        spelled.extend(unpack_chunks(model.decode(codes).argmax(-1).cpu()))
+    return [spelled[i] for i in inverse.tolist()]
 
 
 @torch.no_grad()

@@ -4,6 +4,8 @@ knows only a tokenizer's byte decoding (unconditional_samples)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from fsqtok.lm.model import Transformer
@@ -42,9 +44,11 @@ def left_padded(windows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, t
 
 @torch.no_grad()
 def generate_many(model: Transformer, prompts: list[list[int]], max_new: int, eos_id: int, seeds: list[int],
-                  temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> list[list[int]]:
+                  temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                  enough: Callable[[int, list[int]], bool] | None = None) -> list[list[int]]:
     """Continue each prompt (ids, starting with <bos>) by up to max_new ids, all rows in one batch;
-    prompt i draws from a generator seeded seeds[i]. The results exclude the prompts."""
+    prompt i draws from a generator seeded seeds[i], and stops early once enough(i, its new ids)
+    holds. The results exclude the prompts."""
     model.eval()
     device = next(model.parameters()).device
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
@@ -63,7 +67,8 @@ def generate_many(model: Transformer, prompts: list[list[int]], max_new: int, eo
             if next_id != eos_id:
                 ids[i].append(next_id)
                 out[i].append(next_id)
-                still.append(i)
+                if enough is None or not enough(i, out[i]):
+                    still.append(i)
         active = still
     return out
 
@@ -82,8 +87,10 @@ def unconditional_samples(model: Transformer, decode_bytes, bos_id: int, eos_id:
     turns ids into bytes (the tokenizer's)."""
     data, attempt = [b""] * n, 0
     while short := [i for i in range(n) if len(data[i]) < n_bytes]:
+        missing = [n_bytes - len(data[i]) for i in short]  # a row stops once it has decoded this many bytes
         drawn = generate_many(model, [[bos_id]] * len(short), n_bytes, eos_id,
-                              [seed * 100_003 + i * 101 + attempt for i in short], temperature, top_k, top_p)
+                              [seed * 100_003 + i * 101 + attempt for i in short], temperature, top_k, top_p,
+                              enough=lambda row, ids: len(decode_bytes(ids)) >= missing[row])
         for i, ids in zip(short, drawn, strict=True):
             data[i] += decode_bytes(ids) + b"\n"
         attempt += 1
