@@ -16,6 +16,7 @@ from fsqtok.flow.io import load_flow, save_flow
 from fsqtok.flow.model import AdaLNZeroBlock, FlowModelConfig, FlowTransformer
 from fsqtok.flow.sample import euler_sample, snap_to_grid, snap_to_vocab
 from fsqtok.flow.train import FlowRun
+from fsqtok.lm.model import sdpa
 from fsqtok.store.bundle import BundleError
 from fsqtok.store.checkpoint import Checkpointer
 from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
@@ -35,11 +36,11 @@ def autoencoder():
     return ByteAutoEncoder(params.autoencoder, params.fsq.levels, 16).eval()
 
 
-def flow_run(autoencoder, directory, **overrides):
+def flow_run(autoencoder, directory, precision="fp32", **overrides):
     config = params_from_dict({"flow": {**FLOW, **overrides}}).flow
     windows = latent_windows(autoencoder, TEXTS, config.seq_chunks)
     return FlowRun(config, 0, autoencoder, windows, windows, Checkpointer(directory, 2, "flow"), "key",
-                   progress=False)
+                   progress=False, precision=precision)
 
 
 def test_adaln_zero_blocks_start_as_identity():
@@ -97,6 +98,18 @@ def test_flow_loss_falls(autoencoder, tmp_path):
     _, state = flow_run(autoencoder, tmp_path, steps=40, eval_every=1, checkpoint_every=40, ce_weight=0.0).run()
     first, last = state.history[0], state.history[-1]
     assert last["val_mse"] < 0.2 * first["val_mse"] and last["train_loss"] < 0.2 * first["train_loss"]
+
+
+def test_bf16_steps_run_under_autocast_with_the_attention_in_fp32(autoencoder, tmp_path):
+    q, k, v = torch.randn(3, 2, 2, 5, 4).unbind(0)  # (B, nh, S, hs) each
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = sdpa(q, k, v)
+    assert y.dtype == torch.float32 and torch.allclose(y, torch.nn.functional.scaled_dot_product_attention(q, k, v))
+    fp32, a = flow_run(autoencoder, tmp_path / "a").run()
+    bf16, b = flow_run(autoencoder, tmp_path / "b", precision="bf16").run()
+    assert a.history[-1]["val_loss"] != b.history[-1]["val_loss"]  # the steps ran in bf16
+    assert abs(a.history[-1]["val_loss"] - b.history[-1]["val_loss"]) < 0.1 * a.history[-1]["val_loss"]
+    assert all(p.dtype == torch.float32 for p in bf16.parameters())
 
 
 def test_resume_is_exact(autoencoder, tmp_path):

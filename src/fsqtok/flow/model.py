@@ -2,8 +2,8 @@
 adaLN-Zero (DiT): each block's LayerNorms get a shift and scale from t, and each residual branch
 a gate from t, all produced by zero-initialised linears, so every block starts as the identity.
 
-Knows only torch and its config. Input: noisy latents x_t (B, S, D) and t (B,); output: the
-predicted clean latents x1 (B, S, D).
+Knows only torch and its config (and the LMs' attention call, lm.model.sdpa). Input: noisy
+latents x_t (B, S, D) and t (B,); output: the predicted clean latents x1 (B, S, D).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from fsqtok.lm.model import sdpa
 
 
 @dataclass
@@ -59,7 +61,7 @@ class AdaLNZeroBlock(nn.Module):
         q, k, v = self.qkv(modulate(self.norm1(x), shift1, scale1)).split(C, dim=2)
         q, k, v = (t.view(B, S, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, S, hs)
         attn_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, S): attend to real latents
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask).transpose(1, 2).reshape(B, S, C)
+        y = sdpa(q, k, v, attn_mask=attn_mask).transpose(1, 2).reshape(B, S, C)
         x = x + gate1.unsqueeze(1) * self.proj(y)
         return x + gate2.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift2, scale2))
 

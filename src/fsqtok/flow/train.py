@@ -18,6 +18,7 @@ from fsqtok.flow.model import FlowModelConfig, FlowTransformer
 from fsqtok.runtime.device import evaluating
 from fsqtok.runtime.distributed import World, wrap
 from fsqtok.runtime.optim import adamw
+from fsqtok.runtime.precision import autocast
 from fsqtok.runtime.trainer import TrainLoop
 from fsqtok.store.checkpoint import Checkpointer
 
@@ -70,6 +71,7 @@ class FlowRun:
     on_eval: Callable[[dict], None] = lambda row: None
     progress: bool = True
     world: World = World()  # the processes torchrun started; rank 0 evaluates and writes
+    precision: str = "fp32"  # the training steps' (bf16 autocast where precision.uses_bf16); val loss in fp32
 
     def run(self, stop_after: int | None = None) -> tuple[FlowTransformer, FlowState]:
         """Train to config.steps (or stop once step `stop_after` is done), resuming from the latest
@@ -97,7 +99,8 @@ class FlowRun:
 
         def loss(step: int) -> tuple[torch.Tensor, dict]:
             batch = self.train.select(torch.randint(0, len(self.train), (config.batch_size,), generator=generator))
-            return flow_loss(trained, self.autoencoder, batch, config, generator, self.world)
+            with autocast(torch.device("cpu"), self.precision):
+                return flow_loss(trained, self.autoencoder, batch, config, generator, self.world)
 
         def save(step: int) -> None:
             self.checkpoints.save({"model": flow.state_dict(), "optimizer": optimizer.state_dict(),

@@ -25,16 +25,23 @@ class TransformerConfig:
     max_positions: int  # longest sequence (positions restart per document)
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Causal attention of q, k, v (B, nh, T, hs); mask (B, T, T) bool, True = may attend, or None.
-    On CPU it runs in fp32 even under bf16 autocast: there the fused kernel is 3x slower in bf16
-    (forward + backward at B 16, T 128, hs 32: 12.7 ms against 4.0 ms in fp32)."""
+def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None = None,
+         is_causal: bool = False) -> torch.Tensor:
+    """F.scaled_dot_product_attention of q, k, v (B, nh, T, hs), but on CPU in fp32 even under bf16
+    autocast: there the fused kernel is 3x slower in bf16 (forward + backward at B 16, T 128,
+    hs 32: 12.7 ms against 4.0 ms in fp32). The flow's attention uses it too."""
     if q.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
         with torch.autocast("cpu", enabled=False):
-            return attention(q.float(), k.float(), v.float(), mask)
+            return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=attn_mask,
+                                                  is_causal=is_causal)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal)
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Causal attention of q, k, v (B, nh, T, hs); mask (B, T, T) bool, True = may attend, or None."""
     if mask is None:
-        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask.unsqueeze(1))  # mask (B, 1, T, T)
+        return sdpa(q, k, v, is_causal=True)
+    return sdpa(q, k, v, attn_mask=mask.unsqueeze(1))  # mask (B, 1, T, T)
 
 
 class Block(nn.Module):
