@@ -90,7 +90,7 @@ def unconditional_samples(model: Transformer, decode_bytes, bos_id: int, eos_id:
         missing = [n_bytes - len(data[i]) for i in short]  # a row stops once it has decoded this many bytes
         drawn = generate_many(model, [[bos_id]] * len(short), n_bytes, eos_id,
                               [seed * 100_003 + i * 101 + attempt for i in short], temperature, top_k, top_p,
-                              enough=lambda row, ids: len(decode_bytes(ids)) >= missing[row])
+                              enough=lambda row, ids, missing=missing: len(decode_bytes(ids)) >= missing[row])
         for i, ids in zip(short, drawn, strict=True):
             data[i] += decode_bytes(ids) + b"\n"
         attempt += 1

@@ -27,7 +27,8 @@ from fsqtok.store.provenance import run_key
 from fsqtok.text.split import take_bytes
 from fsqtok.tokenizers.loading import load_tokenizer
 
-PARAMS = ("distributed", "seed", "precision", "flow", "judge", "tracking")  # the params it reads; dvc.yaml lists the same
+# the params it reads; dvc.yaml lists the same
+PARAMS = ("distributed", "seed", "precision", "flow", "judge", "tracking")
 
 
 def ceiling(autoencoder: ByteAutoEncoder, windows: LatentWindows, mode: str, vocab: torch.Tensor) -> dict:
@@ -76,8 +77,9 @@ def run_flow(params: Params, split_dir: Path, tokenizer_dir: Path, lm_samples: P
     val = take_bytes(read_texts(split_dir / "val.parquet"), config.max_val_bytes)[0]
     windows = {"train": latent_windows(autoencoder, take_bytes(latent_half, config.max_train_bytes)[0],
                                        config.seq_chunks), "val": latent_windows(autoencoder, val, config.seq_chunks)}
-    key = run_key(params.digest("seed", "precision", "flow"), [split_dir / "train.parquet", split_dir / "val.parquet",
-                                                  tokenizer_dir / WEIGHTS], ("flow", "runtime", "autoencoder", "text"))
+    key = run_key(params.digest("seed", "precision", "flow"),
+                  [split_dir / "train.parquet", split_dir / "val.parquet", tokenizer_dir / WEIGHTS],
+                  ("flow", "runtime", "autoencoder", "text"))
     world, _ = init_world(resolve_device("cpu"))  # the flow trains on CPU: its batches are small
     run = FlowRun(config, params.seed, autoencoder, windows["train"], windows["val"],
                   Checkpointer(checkpoint_dir / key, config.keep_checkpoints, "flow"), key,
