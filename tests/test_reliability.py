@@ -5,6 +5,7 @@
 errors instead of tracebacks; 8 checkpoints resume from what they hold.
 """
 
+import hashlib
 import json
 import random
 import subprocess
@@ -25,6 +26,7 @@ from fsqtok.errors import FsqtokError
 from fsqtok.stages.pretrain import run_pretrain
 from fsqtok.store.bundle import BundleError, verify_bundle, write_bundle
 from fsqtok.store.checkpoint import Checkpointer, load_checkpoint
+from fsqtok.store.provenance import source_digest
 from fsqtok.store.tracking import Tracker
 from fsqtok.text.corpus import CorpusError, build_corpus
 from fsqtok.tokenizers.baselines import ByteTokenizer
@@ -68,6 +70,14 @@ def test_reliability_changed_data_or_code_starts_fresh(tiny_params, tmp_path, ca
 
 
 # 2. Empty inputs stop at once with one line (the empty stream used to loop forever).
+def test_reliability_a_checkpoint_key_can_cover_one_module():
+    # the flow's key covers lm/model.py (its attention) without the rest of the LM code
+    import fsqtok
+    module = Path(fsqtok.__file__).parent / "lm" / "model.py"
+    expected = hashlib.sha256(b"lm/model.py\0" + module.read_bytes()).hexdigest()[:12]
+    assert source_digest("lm/model.py") == expected != source_digest("lm")
+
+
 def test_reliability_empty_train_stream_does_not_hang():
     code = ("import torch\nfrom fsqtok.autoencoder.data import ChunkStream\n"
             "ChunkStream(torch.empty(0, 16, dtype=torch.int64), 0).next_batch(4)")

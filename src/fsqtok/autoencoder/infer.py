@@ -16,13 +16,11 @@ def encode_chunks(model: ByteAutoEncoder, chunks: list[bytes], batch_size: int =
     """Chunks -> (N,) FSQ code indices, in batches, on the model's device. Each distinct chunk is
     encoded once (text repeats most of its chunks; the encoder in eval mode is per chunk)."""
     device = next(model.parameters()).device
-    distinct = list(dict.fromkeys(chunks))
-    ids = pack_chunks(distinct, model.max_chunk_bytes)
+    place: dict[bytes, int] = {}  # distinct chunk -> its row, in first-seen order
+    rows = [place.setdefault(chunk, len(place)) for chunk in chunks]
+    ids = pack_chunks(list(place), model.max_chunk_bytes)
     out = [model.encode(ids[i : i + batch_size].to(device))[1].cpu() for i in range(0, len(ids), batch_size)]
-    if not out:
-        return torch.empty(0, dtype=torch.int64)
-    place = {chunk: i for i, chunk in enumerate(distinct)}
-    return torch.cat(out)[torch.tensor([place[chunk] for chunk in chunks])]
+    return torch.cat(out)[torch.tensor(rows)] if out else torch.empty(0, dtype=torch.int64)
 
 
 @torch.no_grad()

@@ -79,7 +79,7 @@ def run_flow(params: Params, split_dir: Path, tokenizer_dir: Path, lm_samples: P
                                        config.seq_chunks), "val": latent_windows(autoencoder, val, config.seq_chunks)}
     key = run_key(params.digest("seed", "precision", "flow"),
                   [split_dir / "train.parquet", split_dir / "val.parquet", tokenizer_dir / WEIGHTS],
-                  ("flow", "runtime", "autoencoder", "text"))
+                  ("flow", "lm/model.py", "runtime", "autoencoder", "text"))  # lm.model.sdpa runs in the flow
     world, _ = init_world(resolve_device("cpu"))  # the flow trains on CPU: its batches are small
     run = FlowRun(config, params.seed, autoencoder, windows["train"], windows["val"],
                   Checkpointer(checkpoint_dir / key, config.keep_checkpoints, "flow"), key,

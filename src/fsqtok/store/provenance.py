@@ -34,12 +34,13 @@ def _version(name: str) -> str:
 
 
 def source_digest(*packages: str) -> str:
-    """SHA-256 over the source files of fsqtok subpackages (name and bytes of every .py file):
-    changes whenever the code of those packages changes (hex, 12 characters)."""
+    """SHA-256 over the source files of fsqtok subpackages or single modules ("lm/model.py"): name
+    and bytes of every .py file; changes whenever that code changes (hex, 12 characters)."""
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
     for package in packages:
-        for path in sorted((root / package).rglob("*.py")):
+        where = root / package
+        for path in [where] if where.is_file() else sorted(where.rglob("*.py")):
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
