@@ -253,23 +253,28 @@ def naive_merges(documents, id_bytes, n_merges, max_bytes, max_pretokens):
 def test_multiword_merges_match_a_naive_recount():
     import random
 
-    from fsqtok.tokenizers.base import id_table
-    from fsqtok.tokenizers.multiword import apply_merges, learn_merges
+    from fsqtok.tokenizers._merges import MergeTable
 
-    rng, words = random.Random(0), [b" the", b" of", b"a", b"b", b" c", b"aa", b".", b"\n"]
-    for _ in range(100):
-        texts = [b"".join(rng.choice(words) for _ in range(rng.randrange(1, 30))) for _ in range(rng.randrange(1, 4))]
+    from fsqtok.tokenizers.base import id_table
+    from fsqtok.tokenizers.multiword import learn_merges
+
+    rng = random.Random(0)
+    words = [b" the", b" of", b"a", b"b", b" c", b"aa", b".", b"\n", b"'s", b"  ", b"\xe2\x80\x94", b"42"]
+    for trial in range(100):
+        texts = [b"".join(rng.choice(words) for _ in range(rng.randrange(1, 40))) for _ in range(rng.randrange(1, 5))]
         documents = [[3 + b for b in text] for text in texts]
-        merges = learn_merges(documents, id_table([]), 15, 8, 2)
-        expected, merged = naive_merges(documents, id_table([]), 15, 8, 2)
+        n_merges, max_bytes, max_pretokens = (15, 8, 2) if trial % 2 else (40, 6, 3)
+        merges = learn_merges(documents, id_table([]), n_merges, max_bytes, max_pretokens)
+        expected, merged = naive_merges(documents, id_table([]), n_merges, max_bytes, max_pretokens)
         assert merges == expected
-        rank = {pair: r for r, pair in enumerate(merges)}
-        assert [apply_merges(d, rank, 259) for d in documents] == merged
+        assert [MergeTable(merges, 259).apply(d) for d in documents] == merged
     assert learn_merges([[3 + b for b in b" of the of the"]], id_table([]), 99, 16, 1)[:1] == [(35, 114)]  # " o"
+    assert learn_merges([[3, 4], [5, 6]], id_table([]), 9, 16, 3) == [(3, 4), (5, 6)]  # none spans two documents
     table = id_table([])
     for a, b in learn_merges([[3 + b for b in b" of the of the"]], id_table([]), 99, 3, 3):
         table.append(table[a] + table[b])
     assert max(map(len, table)) == 3  # the byte cap holds
+    assert MergeTable([(3, 4), (259, 5)], 259).apply([3, 4, 5, 3, 4, 3]) == [260, 259, 3]  # rank order, leftmost
 
 
 def test_multiword_tokenizer_joins_pretokens_and_is_lossless(tmp_path):

@@ -83,6 +83,15 @@ cdef inline Py_ssize_t pretoken_end(const uint8_t* d, Py_ssize_t n, Py_ssize_t p
     return e - 1 if e < n and CLASS[d[e]] != SPACE and e - p >= 2 else e
 
 
+
+cdef Py_ssize_t count_pretokens(const uint8_t* d, Py_ssize_t n) noexcept nogil:
+    """How many pre-tokens the n bytes at d make (len(chunking.pretokenize(...)))."""
+    cdef Py_ssize_t p = 0, count = 0
+    while p < n:
+        p = pretoken_end(d, n, p)
+        count += 1
+    return count
+
 cdef inline void load_words(const uint8_t* d, Py_ssize_t available, uint64_t* words, Py_ssize_t width) noexcept nogil:
     """words[j] = the 8 bytes at d + 8j (little-endian), zero past `available`: the key of every
     prefix of d, up to 8 * width bytes, is a masked copy of them."""

@@ -9,13 +9,12 @@ Ids: stage 1's ids (0/1/2 specials, then HF's), then one id per stage-2 merge in
 
 from __future__ import annotations
 
-import heapq
 import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from fsqtok.store.bundle import BundleError, check_vocab_size, read_bundle, read_json_file, write_bundle
-from fsqtok.text.chunking import pretokenize
+from fsqtok.tokenizers._merges import MergeLearner, MergeTable
 from fsqtok.tokenizers.base import Tokenizer, join_pieces
 from fsqtok.tokenizers.baselines import BPETokenizer
 
@@ -24,101 +23,20 @@ MERGES_FILE = "merges.json"
 SEPARATOR = -1  # between documents in the training sequence: no pair spans it
 
 
-def apply_merges(ids: list[int], rank: dict[tuple[int, int], int], first_id: int) -> list[int]:
-    """BPE encoding over token ids: merge the adjacent pair with the lowest rank (leftmost first)
-    until none is left; the merge of rank r gives id `first_id + r`. O(n log n) with a heap.
-    Example: ([5, 6, 7], {(5, 6): 0, (9, 7): 1}, 9) -> [10]"""
-    n = len(ids)
-    if n < 2:
-        return list(ids)
-    tokens, following, preceding = list(ids), list(range(1, n + 1)), list(range(-1, n - 1))
-    alive = [True] * n
-    heap = [(r, i) for i in range(n - 1) if (r := rank.get((tokens[i], tokens[i + 1]))) is not None]
-    heapq.heapify(heap)
-    while heap:
-        r, i = heapq.heappop(heap)
-        j = following[i]
-        if not alive[i] or j >= n or rank.get((tokens[i], tokens[j])) != r:
-            continue  # stale: one side was merged away since
-        tokens[i], alive[j] = first_id + r, False
-        following[i] = k = following[j]
-        if k < n:
-            preceding[k] = i
-            if (new := rank.get((tokens[i], tokens[k]))) is not None:
-                heapq.heappush(heap, (new, i))
-        if (p := preceding[i]) >= 0 and (new := rank.get((tokens[p], tokens[i]))) is not None:
-            heapq.heappush(heap, (new, p))
-    return [t for t, keep in zip(tokens, alive, strict=True) if keep]
-
-
 def learn_merges(documents: list[list[int]], id_bytes: list[bytes], n_merges: int, max_bytes: int,
                  max_pretokens: int) -> list[tuple[int, int]]:
     """Stage 2: `n_merges` merges of the most frequent adjacent pair of the documents' ids, within
-    or across pre-tokens, whose bytes stay within both caps. Ties go to the pair seen first.
-    Counts are kept up to date merge by merge (pair -> count, pair -> positions), so the cost is
-    the number of occurrences merged, not documents x merges.
+    or across pre-tokens, whose bytes stay within both caps; ties go to the smaller pair of ids.
+    Counts are kept up to date merge by merge, so the cost is the number of occurrences merged,
+    not documents x merges (the compiled loop in _merges.pyx; tests hold a naive recount).
     Example: ([[a, b, a, b]], 1 merge) -> [(a, b)]"""
     tokens = [t for doc in documents for t in (*doc, SEPARATOR)]
-    n = len(tokens)
-    following, preceding, alive = list(range(1, n + 1)), list(range(-1, n - 1)), [True] * n
-    piece = list(id_bytes)  # id -> bytes, grows with each merge
-    allowed: dict[tuple[int, int], bool] = {}
-
-    def fits(pair: tuple[int, int]) -> bool:
-        if pair not in allowed:
-            joined = piece[pair[0]] + piece[pair[1]]
-            allowed[pair] = len(joined) <= max_bytes and len(pretokenize(joined)) <= max_pretokens
-        return allowed[pair]
-
-    counts: dict[tuple[int, int], int] = {}
-    positions: dict[tuple[int, int], list[int]] = {}
-
-    def add(pair: tuple[int, int], at: int) -> None:
-        if SEPARATOR not in pair and fits(pair):
-            counts[pair] = counts.get(pair, 0) + 1
-            positions.setdefault(pair, []).append(at)
-
-    for i in range(n - 1):
-        add((tokens[i], tokens[i + 1]), i)
-    heap = [(-c, pair) for pair, c in counts.items()]
-    heapq.heapify(heap)
-    merges: list[tuple[int, int]] = []
-    while heap and len(merges) < n_merges:
-        negative, pair = heapq.heappop(heap)
-        count = counts.get(pair, 0)
-        if count != -negative or count == 0:  # stale entry: re-queue at its current count
-            if count > 0:
-                heapq.heappush(heap, (-count, pair))
-            continue
-        new_id = len(piece)
-        piece.append(piece[pair[0]] + piece[pair[1]])
-        merges.append(pair)
-        touched = set()
-        for i in sorted(positions.pop(pair)):
-            j = following[i]
-            if not alive[i] or j >= n or (tokens[i], tokens[j]) != pair:
-                continue  # merged away by an earlier occurrence, or recorded before a change
-            p, k = preceding[i], following[j]
-            if p >= 0 and (tokens[p], tokens[i]) in counts:  # the neighbours' pairs lose this occurrence
-                counts[tokens[p], tokens[i]] -= 1
-            if k < n and (tokens[j], tokens[k]) in counts:
-                counts[tokens[j], tokens[k]] -= 1
-            tokens[i], alive[j], following[i] = new_id, False, k
-            if k < n:
-                preceding[k] = i
-            for new, at in (((tokens[p], new_id), p), ((new_id, tokens[k] if k < n else SEPARATOR), i)):
-                if at >= 0 and SEPARATOR not in new and fits(new):
-                    add(new, at)
-                    touched.add(new)
-        counts.pop(pair, None)
-        for new in touched:
-            if counts[new] > 0:  # a pair made and unmade within this merge has none left
-                heapq.heappush(heap, (-counts[new], new))
-    return merges
+    return MergeLearner(tokens, list(id_bytes), max_bytes, max_pretokens).learn(n_merges)
 
 
 class MultiwordTokenizer(Tokenizer):
-    """Stage-1 BPE ids, then stage-2 merges across pre-tokens (see apply_merges). Lossless on any
+    """Stage-1 BPE ids, then stage-2 merges across pre-tokens: the adjacent pair of the lowest
+    merge rank (leftmost first) merges until none is left. Lossless on any
     bytes: stage 1 is (invalid UTF-8 goes byte by byte) and a merge only joins two tokens."""
 
     name = "multiword"
@@ -127,7 +45,7 @@ class MultiwordTokenizer(Tokenizer):
         self.stage1 = stage1
         self.merges = merges
         self.first_merge_id = stage1.vocab_size
-        self.rank = {pair: r for r, pair in enumerate(merges)}
+        self.table = MergeTable(merges, self.first_merge_id)  # merge r gives id first_merge_id + r
         self._id_bytes = list(stage1._id_bytes)
         for a, b in merges:
             self._id_bytes.append(self._id_bytes[a] + self._id_bytes[b])
@@ -147,7 +65,7 @@ class MultiwordTokenizer(Tokenizer):
         return len(self._id_bytes)
 
     def encode_bytes(self, data: bytes) -> list[int]:
-        return apply_merges(self.stage1.encode_bytes(data), self.rank, self.first_merge_id)
+        return self.table.apply(self.stage1.encode_bytes(data))
 
     def decode_bytes(self, ids: list[int]) -> bytes:
         return join_pieces(self._id_bytes, ids, self.name)
