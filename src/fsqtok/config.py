@@ -161,13 +161,13 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class PretrainConfig(OptimConfig):
-    steps: int = 3600
+    steps: int = 2700
     lr: float = 2e-3
     weight_decay: float = 0.01
     warmup_steps: int = 100
     min_lr_ratio: float = 0.05
     grad_clip: float = 1.0
-    eval_every: int = 900
+    eval_every: int = 675
     batch_size: int = 256  # chunks per step
     norm_freeze: float = 0.1  # share of steps after which the norm before FSQ uses running statistics
     eval_chunks: int = 20000  # val chunk occurrences per evaluation
@@ -180,7 +180,7 @@ class PretrainConfig(OptimConfig):
     lexicon_words: int = 10000  # the most frequent words of that list that are drawn from
     vocab_rate: float = 0.1  # share of each batch drawn from the fsqtok_noae pieces: the strings the vocabulary needs
     repeat_cap: int = 100  # after repeat_cap_after of the steps, each chunk at most this many times per pass (0 = off)
-    repeat_cap_after: float = 0.15  # share of the steps drawn by plain occurrence first
+    repeat_cap_after: float = 0.1  # share of the steps drawn by plain occurrence first
 
     def __post_init__(self) -> None:
         super().__post_init__()
