@@ -94,7 +94,7 @@ def test_numbers_read_as_meant(tmp_path):
 
 def test_a_stage_reads_only_what_it_declares():
     params = params_from_dict({"prune": {"vocab_size": 512}}).only(("seed", "prune.vocab_size", "pretrain"), "stage x")
-    assert (params.seed, params.prune.vocab_size, params.pretrain.steps) == (0, 512, 2700)
+    assert (params.seed, params.prune.vocab_size, params.pretrain.steps) == (0, 512, 3600)
     assert params.declared == ("seed", "prune.vocab_size", "pretrain")
     assert params.section("prune.vocab_size") == 512 and params.section("pretrain")["lr"] == 0.002
     message = ("stage x reads params key {!r}, which its PARAMS do not declare: add it there and to the "

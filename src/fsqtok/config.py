@@ -161,13 +161,13 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class PretrainConfig(OptimConfig):
-    steps: int = 2700
+    steps: int = 3600
     lr: float = 2e-3
     weight_decay: float = 0.01
     warmup_steps: int = 100
     min_lr_ratio: float = 0.05
     grad_clip: float = 1.0
-    eval_every: int = 675
+    eval_every: int = 900
     batch_size: int = 256  # chunks per step
     norm_freeze: float = 0.1  # share of steps after which the norm before FSQ uses running statistics
     eval_chunks: int = 20000  # val chunk occurrences per evaluation
