@@ -1,8 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 # distutils: language = c++
 """The multi-word BPE baseline's merge loops, compiled: learning stage 2's merges over the
-training ids and applying them when encoding (tokenizers/multiword.py holds the recipe and the
-slow, obvious Python versions the tests compare these with, id for id).
+training ids and applying them when encoding (tokenizers/multiword.py holds the recipe; the
+tests hold both loops to a naive recount, merge for merge and id for id).
 
 A pair of ids is one 64-bit key (first << 32 | second), so the counts, positions and ranks are
 flat C++ hash maps; the heaps order entries exactly as the Python heaps of tuples do.
@@ -137,7 +137,8 @@ cdef class MergeLearner:
 
 
 cdef class MergeTable:
-    """The merges as ranks, applied to stage 1's ids (see multiword.apply_merges)."""
+    """The merges as ranks, applied to stage 1's ids: the adjacent pair of the lowest rank
+    (leftmost first) merges until none is left; merge r gives id first_id + r."""
 
     cdef unordered_map[uint64_t, int] rank
     cdef int first_id
