@@ -69,7 +69,6 @@ def test_reliability_changed_data_or_code_starts_fresh(tiny_params, tmp_path, ca
     assert len(list((tmp_path / "ckpt").iterdir())) == 4  # one folder per data + code + params key
 
 
-# 2. Empty inputs stop at once with one line (the empty stream used to loop forever).
 def test_reliability_a_checkpoint_key_can_cover_one_module():
     # the flow's key covers lm/model.py (its attention) without the rest of the LM code
     import fsqtok
@@ -78,6 +77,7 @@ def test_reliability_a_checkpoint_key_can_cover_one_module():
     assert source_digest("lm/model.py") == expected != source_digest("lm")
 
 
+# 2. Empty inputs stop at once with one line (the empty stream used to loop forever).
 def test_reliability_empty_train_stream_does_not_hang():
     code = ("import torch\nfrom fsqtok.autoencoder.data import ChunkStream\n"
             "ChunkStream(torch.empty(0, 16, dtype=torch.int64), 0).next_batch(4)")

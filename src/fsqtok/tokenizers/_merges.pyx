@@ -20,15 +20,24 @@ from libcpp.vector cimport vector
 
 from fsqtok.tokenizers._core cimport count_pretokens
 
-cdef int SEPARATOR = -1  # between documents: no pair spans it (multiword.SEPARATOR)
+cdef int SEPARATOR = -1  # between documents in the training sequence: no pair spans it
 
 
 cdef inline uint64_t pair_key(int first, int second) noexcept nogil:
     return (<uint64_t>first << 32) | <uint64_t><unsigned int>second
 
 
+cdef void link(int64_t n, vector[int64_t]& following, vector[int64_t]& preceding, vector[uint8_t]& alive):
+    """A doubly linked list over n tokens, all alive: merging unlinks the right one of a pair."""
+    cdef int64_t i
+    for i in range(n):
+        following.push_back(i + 1)
+        preceding.push_back(i - 1)
+        alive.push_back(1)
+
+
 cdef class MergeLearner:
-    """Stage 2's merge loop over one training sequence (see multiword.learn_merges)."""
+    """Stage 2's merge loop over the training documents' ids (see multiword.learn_merges)."""
 
     cdef vector[int] tokens
     cdef vector[int64_t] following, preceding
@@ -40,15 +49,13 @@ cdef class MergeLearner:
     cdef size_t max_bytes
     cdef int max_pretokens
 
-    def __init__(self, list tokens, list id_bytes, int max_bytes, int max_pretokens):
-        cdef int64_t i, n = len(tokens)
+    def __init__(self, list documents, list id_bytes, int max_bytes, int max_pretokens):
         self.max_bytes, self.max_pretokens = max_bytes, max_pretokens
-        for token in tokens:
-            self.tokens.push_back(token)
-        for i in range(n):
-            self.following.push_back(i + 1)
-            self.preceding.push_back(i - 1)
-            self.alive.push_back(1)
+        for document in documents:  # one sequence, a separator after each document
+            for token in document:
+                self.tokens.push_back(token)
+            self.tokens.push_back(SEPARATOR)
+        link(self.tokens.size(), self.following, self.preceding, self.alive)
         for data in id_bytes:
             self.piece.push_back(data)
 
@@ -165,10 +172,7 @@ cdef class MergeTable:
         cdef priority_queue[pair[int, int64_t]] heap
         for token in ids:
             tokens.push_back(token)
-        for i in range(n):
-            following.push_back(i + 1)
-            preceding.push_back(i - 1)
-            alive.push_back(1)
+        link(n, following, preceding, alive)
         for i in range(n - 1):
             r = self.rank_of(tokens[i], tokens[i + 1])
             if r >= 0:

@@ -20,8 +20,6 @@ from fsqtok.tokenizers.baselines import BPETokenizer
 
 KIND = "fsqtok.multiword"
 MERGES_FILE = "merges.json"
-SEPARATOR = -1  # between documents in the training sequence: no pair spans it
-
 
 def learn_merges(documents: list[list[int]], id_bytes: list[bytes], n_merges: int, max_bytes: int,
                  max_pretokens: int) -> list[tuple[int, int]]:
@@ -30,8 +28,7 @@ def learn_merges(documents: list[list[int]], id_bytes: list[bytes], n_merges: in
     Counts are kept up to date merge by merge, so the cost is the number of occurrences merged,
     not documents x merges (the compiled loop in _merges.pyx; tests hold a naive recount).
     Example: ([[a, b, a, b]], 1 merge) -> [(a, b)]"""
-    tokens = [t for doc in documents for t in (*doc, SEPARATOR)]
-    return MergeLearner(tokens, list(id_bytes), max_bytes, max_pretokens).learn(n_merges)
+    return MergeLearner(documents, list(id_bytes), max_bytes, max_pretokens).learn(n_merges)
 
 
 class MultiwordTokenizer(Tokenizer):
