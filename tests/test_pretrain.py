@@ -22,7 +22,7 @@ from fsqtok.autoencoder.data import (
 )
 from fsqtok.autoencoder.io import autoencoder_config, load_autoencoder, save_autoencoder
 from fsqtok.autoencoder.metrics import bucket_byte_shares, code_perplexity, evaluate_chunks, positions_to_end
-from fsqtok.autoencoder.model import PAD, ByteAutoEncoder
+from fsqtok.autoencoder.model import PAD, ByteAutoEncoder, conv_channels_last
 from fsqtok.autoencoder.train import PretrainRun
 from fsqtok.config import params_from_dict
 from fsqtok.runtime.optim import warmup_cosine
@@ -72,6 +72,21 @@ def test_autoregressive_decoder_greedy_matches_teacher_forcing_and_is_causal():
         after = model.decode(codes, changed)
     assert torch.equal(after[:, :6], forced[:, :6])  # position 5's byte only reaches later positions
     assert not torch.allclose(after[:, 6], forced[:, 6])
+
+
+@pytest.mark.parametrize(("stride", "dilation", "left", "right"), [(1, 1, 1, 1), (2, 1, 1, 1), (1, 2, 4, 0),
+                                                                   (1, 4, 8, 0), (2, 1, 0, 0)])
+def test_conv_channels_last_is_the_conv_forward_and_backward(stride, dilation, left, right):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv1d(6, 5, 3, stride=stride, dilation=dilation)
+    h = torch.randn(4, 11, 6, requires_grad=True)  # (B, T, C_in)
+    reference = conv(torch.nn.functional.pad(h.transpose(1, 2), (left, right))).transpose(1, 2)  # (B, T', C_out)
+    out = conv_channels_last(h, conv, left, right)
+    assert out.shape == reference.shape and torch.allclose(out, reference, atol=1e-6)
+    grad = torch.randn_like(out)
+    expected = torch.autograd.grad(reference, (h, conv.weight, conv.bias), grad)
+    for got, want in zip(torch.autograd.grad(out, (h, conv.weight, conv.bias), grad), expected, strict=True):
+        assert torch.allclose(got, want, atol=1e-5)
 
 
 def test_norm_scale_multiplies_the_latent_before_fsq():
