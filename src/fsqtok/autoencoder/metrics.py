@@ -10,6 +10,7 @@ from torch.nn import functional as F
 
 from fsqtok.autoencoder.model import N_CLASSES, PAD, ByteAutoEncoder
 from fsqtok.runtime.device import evaluating
+from fsqtok.runtime.losses import token_nll
 
 # Val chunks grouped by how often the same chunk occurs in train: name -> (fewest, most) times.
 # Frequent chunks are memorised first; the rarer buckets show what more training would buy.
@@ -39,7 +40,7 @@ def bucket_byte_shares(chunks: torch.Tensor, train_counts: torch.Tensor) -> dict
 
 def reconstruction_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """logits (B, T, 257), targets (B, T) -> mean cross-entropy over every position."""
-    return F.cross_entropy(logits.float().reshape(-1, N_CLASSES), targets.reshape(-1))
+    return token_nll(logits.reshape(-1, N_CLASSES), targets.reshape(-1)).mean()
 
 
 def code_perplexity(weights: torch.Tensor) -> float:

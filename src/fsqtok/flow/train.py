@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-from torch.nn import functional as F
 
 from fsqtok.autoencoder.model import N_CLASSES, ByteAutoEncoder
 from fsqtok.config import FlowConfig
@@ -17,6 +16,7 @@ from fsqtok.flow.data import LatentWindows
 from fsqtok.flow.model import FlowModelConfig, FlowTransformer
 from fsqtok.runtime.device import evaluating
 from fsqtok.runtime.distributed import World, wrap
+from fsqtok.runtime.losses import token_nll
 from fsqtok.runtime.optim import adamw
 from fsqtok.runtime.precision import autocast
 from fsqtok.runtime.trainer import TrainLoop
@@ -48,7 +48,7 @@ def flow_loss(flow: FlowTransformer, autoencoder: ByteAutoEncoder, batch: Latent
     mine = picked[(picked[:, 0] >= first) & (picked[:, 0] < last)]
     targets = batch.bytes[mine[:, 0], mine[:, 1]]  # (P_rank, T)
     logits = autoencoder.decode(x1_hat[mine[:, 0] - first, mine[:, 1]], targets)  # (P_rank, T, 257)
-    ce = F.cross_entropy(logits.reshape(-1, N_CLASSES), targets.reshape(-1), reduction="sum") * world.size \
+    ce = token_nll(logits.reshape(-1, N_CLASSES), targets.reshape(-1)).sum() * world.size \
         / (len(picked) * targets.shape[-1])
     return mse + config.ce_weight * ce, {"mse": world.mean(mse.item()), "ce": world.mean(ce.item())}
 

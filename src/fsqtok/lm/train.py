@@ -10,13 +10,13 @@ import math
 from collections.abc import Callable
 
 import torch
-from torch.nn import functional as F
 
 from fsqtok.config import LMConfig
 from fsqtok.lm.data import batch_inputs
 from fsqtok.lm.model import Transformer
 from fsqtok.runtime.device import evaluating
 from fsqtok.runtime.distributed import World, wrap
+from fsqtok.runtime.losses import token_nll
 from fsqtok.runtime.optim import adamw
 from fsqtok.runtime.precision import autocast
 from fsqtok.runtime.trainer import TrainLoop
@@ -30,7 +30,7 @@ def masked_nll(model: Transformer, rows: tuple[torch.Tensor, torch.Tensor], devi
     with autocast(device, precision):
         logits = model(batch["ids"], batch["attn_mask"], batch["positions"])
     # over (B * T, vocab) rows: the vocabulary contiguous, 1.4x faster a step than (B, vocab, T)
-    nll = F.cross_entropy(logits.float().flatten(0, 1), batch["targets"].flatten(), reduction="none")
+    nll = token_nll(logits.flatten(0, 1), batch["targets"].flatten())
     nll = nll.view_as(batch["targets"])  # (B, T)
     mask = batch["loss_mask"]
     return (nll * mask).sum(), int(mask.sum())
