@@ -58,7 +58,7 @@ def test_bits_per_byte_of_a_uniform_model():
     model = Transformer(TransformerConfig(vocab_size=8, n_layer=1, n_head=1, d_model=4, max_positions=8))
     torch.nn.init.zeros_(model.token_embedding.weight)  # tied head -> all logits 0 -> uniform
     tokens, segments = pack([[3, 4, 5]], 8, 1, 2, None)
-    result = bits_per_byte(model, tokens, segments, n_bytes=2, batch_size=4, device=torch.device("cpu"))
+    result = bits_per_byte(model, tokens, segments, n_bytes=2, device=torch.device("cpu"))
     assert result["val_tokens"] == 4  # 3 ids + <eos>
     assert result["bpb"] == pytest.approx(4 * math.log(8) / (math.log(2) * 2))
 
@@ -72,9 +72,9 @@ def test_training_lowers_bpb_and_bundle_checks_tokenizer(tmp_path):
     tokens, segments = pack(docs, 16, 1, 2, 0)
     torch.manual_seed(0)
     model = Transformer(TransformerConfig(tokenizer.vocab_size, 1, 2, 16, 16))
-    before = bits_per_byte(model, tokens, segments, 400, 8, torch.device("cpu"))["bpb"]
+    before = bits_per_byte(model, tokens, segments, 400, torch.device("cpu"))["bpb"]
     curve = train_lm(model, tokens, segments, config, torch.device("cpu"), 0,
-                     lambda step: bits_per_byte(model, tokens, segments, 400, 8, torch.device("cpu")), "byte")
+                     lambda step: bits_per_byte(model, tokens, segments, 400, torch.device("cpu")), "byte")
     assert [row["step"] for row in curve] == [10, 20, 30]
     assert curve[-1]["bpb"] < before / 2
     path = save_lm(model, tokenizer, tmp_path / "lm", meta={})

@@ -36,12 +36,14 @@ def masked_nll(model: Transformer, rows: tuple[torch.Tensor, torch.Tensor], devi
     return (nll * mask).sum(), int(mask.sum())
 
 
-def bits_per_byte(model: Transformer, tokens: torch.Tensor, segments: torch.Tensor, n_bytes: int,
-                  batch_size: int, device) -> dict:
+EVAL_ROWS = 4  # rows per forward: their logits (4, T, vocab) stay in cache; 0.6 s per 48k tokens vs 1.1 s at 64
+
+
+def bits_per_byte(model: Transformer, tokens: torch.Tensor, segments: torch.Tensor, n_bytes: int, device) -> dict:
     total, count = 0.0, 0
     with evaluating(model):
-        for i in range(0, len(tokens), batch_size):
-            nll, n = masked_nll(model, (tokens[i : i + batch_size], segments[i : i + batch_size]), device)
+        for i in range(0, len(tokens), EVAL_ROWS):
+            nll, n = masked_nll(model, (tokens[i : i + EVAL_ROWS], segments[i : i + EVAL_ROWS]), device)
             total, count = total + float(nll), count + n
     return {"bpb": total / (math.log(2) * n_bytes), "nll_per_token": total / max(1, count), "val_tokens": count}
 

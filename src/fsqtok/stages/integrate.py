@@ -42,7 +42,7 @@ def train_one(tokenizer: Tokenizer, train: list[str], val_rows, val_bytes: int, 
         init_from_codes(model, tokenizer)
 
     def evaluate(step: int) -> dict:
-        return bits_per_byte(model, *val_rows, val_bytes, 64, device)
+        return bits_per_byte(model, *val_rows, val_bytes, device)
 
     curve = train_lm(model, *train_rows, config, device, seed, evaluate, tokenizer.name, params.precision, world)
     return model, curve
