@@ -24,7 +24,7 @@ PARAMS = {"precision": "fp32", "device": "cpu",
           "autoencoder": {"norm_scale": 1.0, "d_byte": 8, "conv_channels": [16, 16, 16],
                           "deconv_channels": [16, 16, 16], "d_latent": 32, "decoder_hidden": 64},
           "pretrain": {"batch_size": 16, "warmup_steps": 2, "eval_chunks": 50, "keep_checkpoints": 2},
-          "lm": {"n_layer": 1, "n_head": 2, "d_model": 16, "context_tokens": 16, "batch_size": 8, "lr": 0.01,
+          "lm": {"n_layer": 1, "n_head": 2, "d_model": 16, "context_tokens": 16, "batch_size": 16, "lr": 0.01,
                  "warmup_steps": 2}}
 
 

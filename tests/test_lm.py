@@ -1,4 +1,5 @@
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -8,7 +9,8 @@ from fsqtok.lm.data import batch_inputs, pack
 from fsqtok.lm.io import load_lm, save_lm
 from fsqtok.lm.model import Transformer, TransformerConfig
 from fsqtok.lm.sample import filter_logits, generate, generate_many, left_padded, unconditional_samples
-from fsqtok.lm.train import bits_per_byte, train_lm
+from fsqtok.lm.train import MICRO_ROWS, bits_per_byte, masked_nll, train_lm
+from fsqtok.runtime.optim import optimizer_step
 from fsqtok.store.bundle import BundleError
 from fsqtok.text.split import take_bytes
 from fsqtok.tokenizers.baselines import ByteTokenizer
@@ -61,6 +63,34 @@ def test_bits_per_byte_of_a_uniform_model():
     result = bits_per_byte(model, tokens, segments, n_bytes=2, device=torch.device("cpu"))
     assert result["val_tokens"] == 4  # 3 ids + <eos>
     assert result["bpb"] == pytest.approx(4 * math.log(8) / (math.log(2) * 2))
+
+
+def one_step(rows: tuple[torch.Tensor, torch.Tensor], micro_batches: bool) -> tuple[float, dict]:
+    """The loss and the weights after one SGD step of a seeded LM on `rows`."""
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(ByteTokenizer().vocab_size, 1, 2, 16, 16))
+    count = masked_nll(model, rows, "cpu")[1]
+
+    def micro(start: int) -> torch.Tensor:
+        return masked_nll(model, (rows[0][start : start + MICRO_ROWS], rows[1][start : start + MICRO_ROWS]),
+                          "cpu")[0] / count
+
+    parts = [partial(micro, start) for start in range(0, len(rows[0]), MICRO_ROWS)]
+    loss = parts if micro_batches else masked_nll(model, rows, "cpu")[0] / count
+    value = optimizer_step(model, torch.optim.SGD(model.parameters(), lr=0.5), loss, 0.0, "diverged")
+    return value, model.state_dict()
+
+
+def test_a_step_over_micro_batches_is_the_step_over_the_whole_batch():
+    tokens, segments = pack([ByteTokenizer().encode("In the beginning " * (i + 1)) for i in range(12)], 16, 1, 2, 0)
+    rows = tokens[:10], segments[:10]  # micro-batches of 4, 4 and 2 rows
+    torch.manual_seed(0)
+    initial = Transformer(TransformerConfig(ByteTokenizer().vocab_size, 1, 2, 16, 16)).state_dict()
+    (whole_loss, whole), (micro_loss, micro) = one_step(rows, False), one_step(rows, True)
+    assert micro_loss == pytest.approx(whole_loss, rel=1e-6)
+    for key, tensor in whole.items():
+        assert torch.allclose(tensor, micro[key], atol=1e-6), key
+    assert not torch.allclose(whole["blocks.0.qkv.weight"], initial["blocks.0.qkv.weight"])
 
 
 def test_training_lowers_bpb_and_bundle_checks_tokenizer(tmp_path):

@@ -38,7 +38,7 @@ def batch_inputs(tokens: torch.Tensor, segments: torch.Tensor) -> dict[str, torc
     restart at 0 at each document's first token in the row; loss_mask (B, T) marks
     targets in the same document as their input."""
     ids, targets = tokens[:, :-1], tokens[:, 1:]
-    seg_in, seg_out = segments[:, :-1], segments[:, 1:]
+    seg_in = segments[:, :-1]
     T = ids.shape[1]
     causal = torch.ones(T, T, dtype=torch.bool).tril()
     same_doc = seg_in.unsqueeze(2) == seg_in.unsqueeze(1)  # (B, T, T)
@@ -51,8 +51,13 @@ def batch_inputs(tokens: torch.Tensor, segments: torch.Tensor) -> dict[str, torc
         "targets": targets,
         "attn_mask": causal & same_doc,
         "positions": index - last_start,
-        "loss_mask": (seg_in == seg_out) & (seg_out >= 0),
+        "loss_mask": target_mask(segments),
     }
+
+
+def target_mask(segments: torch.Tensor) -> torch.Tensor:
+    """segments (B, T + 1) of packed rows -> (B, T): the targets in the same document as their input."""
+    return (segments[:, :-1] == segments[:, 1:]) & (segments[:, 1:] >= 0)
 
 
 def encode_documents(encode, texts: list[str], token_budget: int, seed: int) -> list[list[int]]:

@@ -5,6 +5,8 @@ on CPU), and one warmup-cosine learning-rate schedule."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 
 import torch
 
@@ -39,17 +41,29 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def optimizer_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor, grad_clip: float,
-                   diverged: str, world: World = World()) -> float:
+MicroBatches = Sequence[Callable[[], torch.Tensor]]  # each gives one micro-batch's share of the batch loss
+
+
+def optimizer_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor | MicroBatches,
+                   grad_clip: float, diverged: str, world: World = World()) -> float:
     """Backward, clip the global grad norm to `grad_clip` (0 = off) and step; returns the loss
-    (averaged over the ranks). A NaN or infinite loss raises on every rank before the step, with
-    `diverged` (what to say, what to do) in the message, so the weights and the last checkpoint
-    stay as they were."""
-    value = world.mean(loss.item())
+    (averaged over the ranks). `loss` is the batch's loss, or its micro-batches' (summing to it):
+    each runs forward and backward before the next, so only one micro-batch's activations live
+    at a time (and stay in cache), and under DDP the gradients are all-reduced once, with the
+    last. A NaN or infinite loss raises on every rank before the step, with `diverged` (what to
+    say, what to do) in the message, so the weights and the last checkpoint stay as they were."""
+    parts = [lambda: loss] if isinstance(loss, torch.Tensor) else loss
+    optimizer.zero_grad(set_to_none=True)
+    total = 0.0
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        with nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync():
+            micro = part()
+            micro.backward()
+        total += micro.item()
+    value = world.mean(total)
     if not math.isfinite(value):
         raise FsqtokError(diverged.format(loss=value))
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
     if grad_clip:
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from fsqtok.config import OptimConfig
 from fsqtok.runtime.distributed import World
-from fsqtok.runtime.optim import optimizer_step, set_lr, warmup_cosine
+from fsqtok.runtime.optim import MicroBatches, optimizer_step, set_lr, warmup_cosine
 
 
 @dataclass
@@ -24,8 +24,9 @@ class TrainLoop:
     config: OptimConfig  # steps, lr, schedule, grad_clip, eval_every
     model: torch.nn.Module  # as the world trains it (DDP over several processes)
     optimizer: torch.optim.Optimizer
-    # step (counted from 0) -> (this rank's loss of the global batch, named parts to put on the curve)
-    loss: Callable[[int], tuple[torch.Tensor, dict]]
+    # step (counted from 0) -> (this rank's loss of the global batch, or its micro-batches' (see
+    # optim.optimizer_step), named parts to put on the curve)
+    loss: Callable[[int], tuple[torch.Tensor | MicroBatches, dict]]
     # "{loss}" and "{step}" filled in: what happened and what to do, e.g. "...; lower pretrain.lr"
     diverged: str
     # rank 0, every config.eval_every steps and at the last: row so far (step, train loss and
