@@ -44,7 +44,7 @@ def main(kind: str, out: str, steps: int) -> None:
         tokens, segments = pack([tokenizer.encode(t) for t in TEXTS], 16, 1, 2, 0)
         torch.manual_seed(0)
         model = Transformer(TransformerConfig(tokenizer.vocab_size, 1, 2, 16, 16))
-        train_lm(model, tokens, segments, params.lm, device, 0, lambda step: {}, "byte", "fp32", world)
+        train_lm(model, tokens, segments, params.lm, device, 0, lambda step: {}, "byte", "fp32", world, micro_rows=4)
     if world.is_main:
         torch.save(model.state_dict(), out)
     shutdown(world)

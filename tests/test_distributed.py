@@ -34,7 +34,7 @@ def trained(tmp_path: Path, kind: str, processes: int, steps: int = 6) -> dict:
 @pytest.mark.parametrize("kind", ["ae", "lm"])
 def test_distributed_two_ranks_equal_one_process(tmp_path, kind):
     """2 ranks x half the batch take the same steps as 1 process x the whole batch (the LM: 2 and 4
-    micro-batches of lm.train.MICRO_ROWS rows, the ranks all-reducing once a step)."""
+    micro-batches of 4 rows, the ranks all-reducing once a step)."""
     one, two = trained(tmp_path, kind, 1), trained(tmp_path, kind, 2)
     assert one.keys() == two.keys()
     for name in set(one) - NO_GRADIENT:

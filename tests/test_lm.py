@@ -9,7 +9,7 @@ from fsqtok.lm.data import batch_inputs, pack
 from fsqtok.lm.io import load_lm, save_lm
 from fsqtok.lm.model import Transformer, TransformerConfig
 from fsqtok.lm.sample import filter_logits, generate, generate_many, left_padded, unconditional_samples
-from fsqtok.lm.train import MICRO_ROWS, bits_per_byte, masked_nll, train_lm
+from fsqtok.lm.train import bits_per_byte, masked_nll, rows_per_pass, train_lm
 from fsqtok.runtime.optim import optimizer_step
 from fsqtok.store.bundle import BundleError
 from fsqtok.text.split import take_bytes
@@ -72,13 +72,19 @@ def one_step(rows: tuple[torch.Tensor, torch.Tensor], micro_batches: bool) -> tu
     count = masked_nll(model, rows, "cpu")[1]
 
     def micro(start: int) -> torch.Tensor:
-        return masked_nll(model, (rows[0][start : start + MICRO_ROWS], rows[1][start : start + MICRO_ROWS]),
+        return masked_nll(model, (rows[0][start : start + 4], rows[1][start : start + 4]),
                           "cpu")[0] / count
 
-    parts = [partial(micro, start) for start in range(0, len(rows[0]), MICRO_ROWS)]
+    parts = [partial(micro, start) for start in range(0, len(rows[0]), 4)]
     loss = parts if micro_batches else masked_nll(model, rows, "cpu")[0] / count
     value = optimizer_step(model, torch.optim.SGD(model.parameters(), lr=0.5), loss, 0.0, "diverged")
     return value, model.state_dict()
+
+
+def test_rows_per_pass_keep_the_logits_within_the_budget():
+    assert rows_per_pass(Transformer(TransformerConfig(4096, 1, 2, 16, 128))) == 4
+    assert rows_per_pass(Transformer(TransformerConfig(259, 1, 2, 16, 128))) == 63
+    assert rows_per_pass(Transformer(TransformerConfig(40000, 1, 2, 16, 128))) == 1
 
 
 def test_a_step_over_micro_batches_is_the_step_over_the_whole_batch():
