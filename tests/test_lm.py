@@ -72,8 +72,7 @@ def one_step(rows: tuple[torch.Tensor, torch.Tensor], micro_batches: bool) -> tu
     count = masked_nll(model, rows, "cpu")[1]
 
     def micro(start: int) -> torch.Tensor:
-        return masked_nll(model, (rows[0][start : start + 4], rows[1][start : start + 4]),
-                          "cpu")[0] / count
+        return masked_nll(model, (rows[0][start : start + 4], rows[1][start : start + 4]), "cpu")[0] / count
 
     parts = [partial(micro, start) for start in range(0, len(rows[0]), 4)]
     loss = parts if micro_batches else masked_nll(model, rows, "cpu")[0] / count
