@@ -47,11 +47,16 @@ def rows_per_pass(model: Transformer) -> int:
     return max(1, LOGITS_PER_PASS // (model.config.max_positions * model.config.vocab_size))
 
 
+def in_passes(tokens: torch.Tensor, segments: torch.Tensor, rows: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Packed rows (N, T + 1) and their segments cut into passes of `rows` rows (the last may be shorter)."""
+    return [(tokens[i : i + rows], segments[i : i + rows]) for i in range(0, len(tokens), rows)]
+
+
 def bits_per_byte(model: Transformer, tokens: torch.Tensor, segments: torch.Tensor, n_bytes: int, device) -> dict:
-    total, count, rows = 0.0, 0, rows_per_pass(model)
+    total, count = 0.0, 0
     with evaluating(model):
-        for i in range(0, len(tokens), rows):
-            nll, n = masked_nll(model, (tokens[i : i + rows], segments[i : i + rows]), device)
+        for part in in_passes(tokens, segments, rows_per_pass(model)):
+            nll, n = masked_nll(model, part, device)
             total, count = total + float(nll), count + n
     return {"bpb": total / (math.log(2) * n_bytes), "nll_per_token": total / max(1, count), "val_tokens": count}
 
@@ -75,12 +80,10 @@ def train_lm(model: Transformer, tokens: torch.Tensor, segments: torch.Tensor, c
         batch = tokens[pick], segments[pick]
         scale = world.size / max(1, world.sum(int(target_mask(batch[1]).sum())))  # the global targets' mean
 
-        def micro(start: int) -> torch.Tensor:
-            nll, _ = masked_nll(trained, (batch[0][start : start + rows], batch[1][start : start + rows]),
-                                device, precision)
-            return nll * scale
+        def micro(part: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+            return masked_nll(trained, part, device, precision)[0] * scale
 
-        return [partial(micro, start) for start in range(0, len(pick), rows)], {}
+        return [partial(micro, part) for part in in_passes(*batch, rows)], {}
 
     def measure(row: dict) -> dict:
         return {"tokens_seen": row["step"] * tokens_per_step, "tokens_per_s": row["steps_per_s"] * tokens_per_step,

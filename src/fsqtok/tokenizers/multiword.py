@@ -21,6 +21,7 @@ from fsqtok.tokenizers.baselines import BPETokenizer
 KIND = "fsqtok.multiword"
 MERGES_FILE = "merges.json"
 
+
 def learn_merges(documents: list[list[int]], id_bytes: list[bytes], n_merges: int, max_bytes: int,
                  max_pretokens: int) -> list[tuple[int, int]]:
     """Stage 2: `n_merges` merges of the most frequent adjacent pair of the documents' ids, within
