@@ -48,8 +48,8 @@ def small_model():
     chunks = chunk_tensor(TEXTS, 16)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     for _ in range(300):
-        logits, _ = model(chunks, teacher_forcing=True)  # as pretraining trains it
-        loss = reconstruction_loss(logits, chunks)
+        logits, positions = model(chunks, through_end=True)  # as pretraining trains it
+        loss = reconstruction_loss(logits, chunks.reshape(-1)[positions], chunks.numel())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

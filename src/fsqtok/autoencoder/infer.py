@@ -49,10 +49,12 @@ def spelled_back(model: ByteAutoEncoder, chunks: list[bytes], indices: torch.Ten
     checked = torch.cat([torch.ones_like(ids[:, :1], dtype=torch.bool), ids[:, :-1] != PAD], dim=1)  # (N, T)
     out: list[bool] = []
     for i in range(0, len(ids), batch_size):
-        batch = ids[i : i + batch_size].to(device)
+        batch, must = ids[i : i + batch_size].to(device), checked[i : i + batch_size].to(device)  # (b, T)
         codes = model.fsq.indices_to_codes(indices[i : i + batch_size].to(device))
-        wrong = (model.decode(codes, batch).argmax(-1) != batch).cpu() & checked[i : i + batch_size]
-        out.extend((~wrong.any(dim=1)).tolist())
+        logits, positions = model.decode_through_end(codes, batch)  # (n, 257), (n,): each row through its end
+        wrong = (logits.argmax(-1) != batch.view(-1)[positions]) & must.view(-1)[positions]  # (n,)
+        per_row = torch.zeros(len(batch), device=device).index_add_(0, positions // ids.shape[1], wrong.float())
+        out.extend((per_row == 0).cpu().tolist())
     return out
 
 

@@ -8,7 +8,7 @@ import math
 import torch
 from torch.nn import functional as F
 
-from fsqtok.autoencoder.model import N_CLASSES, PAD, ByteAutoEncoder
+from fsqtok.autoencoder.model import PAD, ByteAutoEncoder, positions_to_end
 from fsqtok.runtime.device import evaluating
 from fsqtok.runtime.losses import token_nll
 
@@ -38,9 +38,11 @@ def bucket_byte_shares(chunks: torch.Tensor, train_counts: torch.Tensor) -> dict
             for name, mask in bucket_masks(train_counts).items()}
 
 
-def reconstruction_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """logits (B, T, 257), targets (B, T) -> mean cross-entropy over every position."""
-    return token_nll(logits.reshape(-1, N_CLASSES), targets.reshape(-1)).mean()
+def reconstruction_loss(logits: torch.Tensor, targets: torch.Tensor, positions: int) -> torch.Tensor:
+    """logits (N, 257), targets (N,) of the positions `decode_through_end` spelled -> their summed
+    cross-entropy over all `positions` (B * T) of the batch: those it left out are "end" by
+    construction and count as certain."""
+    return token_nll(logits, targets).sum() / positions
 
 
 def code_perplexity(weights: torch.Tensor) -> float:
@@ -48,13 +50,6 @@ def code_perplexity(weights: torch.Tensor) -> float:
     Example: [1., 1., 2.] -> 2 ** 1.5 = 2.83 (two codes at 1/4, one at 1/2)"""
     p = weights / weights.sum()
     return float(torch.exp(-(p * p.clamp_min(1e-12).log()).sum()))
-
-
-def positions_to_end(ids: torch.Tensor) -> torch.Tensor:
-    """(B, T) padded ids -> (B,) positions through each row's first end symbol (T if it has none):
-    all a reader of the row looks at. Example: [[104, 105, 256, 256], [1, 2, 3, 4]] -> [3, 4]"""
-    is_end = ids == PAD
-    return torch.where(is_end.any(1), is_end.int().argmax(1) + 1, ids.shape[1])
 
 
 def evaluate_chunks(model: ByteAutoEncoder, chunks: torch.Tensor, batch_size: int, device,

@@ -18,6 +18,7 @@ from torch.nn import functional as F
 
 from fsqtok.autoencoder.fsq import FSQ
 from fsqtok.config import AutoencoderConfig
+from fsqtok.runtime.dense import Dense, linear
 
 PAD = 256  # input id of a position past the chunk's end; also the "end" output class
 N_CLASSES = 257  # 256 bytes + end
@@ -37,9 +38,9 @@ class ByteAutoEncoder(nn.Module):
         )
         top = config.conv_channels[-1]
         pooled = top * self.latent_len if config.pooling == "flatten" else top
-        self.to_latent = nn.Linear(pooled, config.d_latent)
+        self.to_latent = Dense(pooled, config.d_latent)
         self.fsq = FSQ(levels)
-        self.to_fsq = nn.Linear(config.d_latent, self.fsq.dim)
+        self.to_fsq = Dense(config.d_latent, self.fsq.dim)
         # Unit variance per FSQ dim across the batch: without it, pad-dominated chunks start on a
         # handful of codes and the encoder never learns to spread them (codebook collapse).
         self.fsq_norm = nn.BatchNorm1d(self.fsq.dim, affine=False)
@@ -71,9 +72,22 @@ class ByteAutoEncoder(nn.Module):
         the true bytes `targets` (B, T), predicts each from the true bytes before it (teacher forcing)."""
         return self.decoder(codes.float(), targets)
 
-    def forward(self, byte_ids: torch.Tensor, teacher_forcing: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """byte_ids (B, T) -> logits (B, T, 257), indices (B,). Training passes teacher_forcing=True."""
+    def decode_through_end(self, codes: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """codes (B, D), true bytes (B, T) -> teacher-forced logits (N, 257) of the positions a
+        reader needs and where they are, (N,) flat indices into (B, T): the autoregressive decoder
+        spells each row only through the span that holds its end symbol (what follows is "end"
+        by construction); the other decoders give every position."""
+        if self.spells_autoregressively:
+            return self.decoder.spell_through_end(codes.float(), targets)
+        return self.decode(codes, targets).reshape(-1, N_CLASSES), torch.arange(targets.numel(), device=targets.device)
+
+    def forward(self, byte_ids: torch.Tensor, teacher_forcing: bool = False,
+                through_end: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """byte_ids (B, T) -> logits (B, T, 257), indices (B,). Training passes through_end=True
+        (teacher forcing implied) and gets `decode_through_end`'s logits (N, 257) and positions (N,)."""
         codes, indices = self.encode(byte_ids)
+        if through_end:
+            return self.decode_through_end(codes, byte_ids)
         return self.decode(codes, byte_ids if teacher_forcing else None), indices
 
     def code_features(self, indices: torch.Tensor) -> torch.Tensor:
@@ -95,7 +109,14 @@ def conv_channels_last(h: torch.Tensor, conv: nn.Conv1d, left: int, right: int) 
     length = (h.shape[1] - dilation * (k - 1) - 1) // stride + 1
     taps = torch.cat([h[:, i * dilation : i * dilation + stride * (length - 1) + 1 : stride] for i in range(k)], -1)
     weight = conv.weight.permute(0, 2, 1).reshape(conv.out_channels, -1)  # (C_out, k * C_in), tap-major like taps
-    return F.linear(taps, weight, conv.bias)
+    return linear(taps, weight, conv.bias)
+
+
+def positions_to_end(ids: torch.Tensor) -> torch.Tensor:
+    """(B, T) padded ids -> (B,) positions through each row's first end symbol (T if it has none):
+    all a reader of the row looks at. Example: [[104, 105, 256, 256], [1, 2, 3, 4]] -> [3, 4]"""
+    is_end = ids == PAD
+    return torch.where(is_end.any(1), is_end.int().argmax(1) + 1, ids.shape[1])
 
 
 class MLPDecoder(nn.Module):
@@ -105,9 +126,9 @@ class MLPDecoder(nn.Module):
         super().__init__()
         width = config.decoder_hidden
         self.net = nn.Sequential(
-            nn.Linear(code_dim, width), nn.GELU(),
-            nn.Linear(width, width), nn.GELU(),
-            nn.Linear(width, max_chunk_bytes * N_CLASSES),
+            Dense(code_dim, width), nn.GELU(),
+            Dense(width, width), nn.GELU(),
+            Dense(width, max_chunk_bytes * N_CLASSES),
         )
 
     def features(self, codes: torch.Tensor) -> torch.Tensor:
@@ -127,19 +148,24 @@ class AutoregressiveDecoder(nn.Module):
     spelled, and the code only has to pick among plausible continuations."""
 
     START = N_CLASSES  # the "previous byte" of position 0
+    # Training spells a row only through the shortest of these spans (and the full length) that
+    # holds its end symbol: most train chunks are a word or less, so the last MLP layer, the
+    # convs and the 257-way head run on about half the positions (the causal convs give each
+    # position the same logits as a full-length pass).
+    SPANS = (4, 8)
 
     def __init__(self, code_dim: int, config: AutoencoderConfig, max_chunk_bytes: int):
         super().__init__()
         width, self.ar_width, self.length = config.decoder_hidden, config.ar_width, max_chunk_bytes
         self.net = nn.Sequential(
-            nn.Linear(code_dim, width), nn.GELU(),
-            nn.Linear(width, width), nn.GELU(),
-            nn.Linear(width, max_chunk_bytes * config.ar_width),
+            Dense(code_dim, width), nn.GELU(),
+            Dense(width, width), nn.GELU(),
+            Dense(width, max_chunk_bytes * config.ar_width),
         )
         self.previous = nn.Embedding(N_CLASSES + 1, config.ar_width)  # bytes, end, START
         self.convs = nn.ModuleList(nn.Conv1d(config.ar_width, config.ar_width, 3, dilation=2**i)
                                    for i in range(config.ar_layers))
-        self.head = nn.Linear(config.ar_width, N_CLASSES)
+        self.head = Dense(config.ar_width, N_CLASSES)
 
     def features(self, codes: torch.Tensor) -> torch.Tensor:
         """codes (B, D) -> first hidden layer (B, width)."""
@@ -147,13 +173,44 @@ class AutoregressiveDecoder(nn.Module):
 
     def forward(self, codes: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         condition = self.net(codes).view(len(codes), self.length, self.ar_width)  # (B, T, W)
-        if targets is None:
-            return self.greedy(condition)
+        return self.greedy(condition) if targets is None else self.spell(condition, targets)
+
+    def spell(self, condition: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """condition (B, S, W), true bytes (B, S) -> logits (B, S, 257): byte t from the bytes before it."""
         start = torch.full_like(targets[:, :1], self.START)
-        h = condition + self.previous(torch.cat([start, targets[:, :-1]], 1))  # (B, T, W)
+        h = condition + self.previous(torch.cat([start, targets[:, :-1]], 1))  # (B, S, W)
         for conv in self.convs:
             h = h + F.gelu(conv_channels_last(h, conv, 2 * conv.dilation[0], 0))  # left padding keeps it causal
-        return self.head(h)  # (B, T, 257)
+        return self.head(h)  # (B, S, 257)
+
+    def spell_through_end(self, codes: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """codes (B, D), true bytes (B, T) -> logits (N, 257) of each row's positions through its
+        span (SPANS or T) and their flat indices (N,) into (B, T). Rows are grouped by span; the
+        last layer's output is position-major, so its weight splits into blocks of positions
+        (0-3, 4-7, 8-15) and each block runs only for the rows whose span reaches it (split, not
+        sliced: the backward then joins the blocks' gradients instead of zero-filling the whole
+        weight once per slice)."""
+        spans = [s for s in self.SPANS if s < self.length] + [self.length]
+        group = torch.bucketize(positions_to_end(targets), torch.tensor(spans, device=targets.device))  # (B,)
+        order = torch.argsort(group, stable=True)
+        hidden, targets = self.net[:-1](codes)[order], targets[order]  # (B, width), (B, T): by span
+        counts = torch.bincount(group, minlength=len(spans)).tolist()
+        firsts = [sum(counts[:g]) for g in range(len(spans))]  # each group's first row
+        lengths = [end - start for start, end in zip([0, *spans[:-1]], spans, strict=True)]  # positions per block
+        widths, last = [length * self.ar_width for length in lengths], self.net[-1]
+        blocks = [linear(hidden[first:], weight, bias).view(len(hidden) - first, length, self.ar_width)
+                  for first, length, weight, bias in zip(firsts, lengths, last.weight.split(widths),
+                                                         last.bias.split(widths), strict=True)]
+        # block j: (the rows of groups >= j, its positions, W)
+        logits, positions = [], []
+        for g, (span, first, count) in enumerate(zip(spans, firsts, counts, strict=True)):
+            if count:
+                condition = torch.cat([blocks[j][first - firsts[j] : first - firsts[j] + count] for j in range(g + 1)],
+                                      1)  # (count, span, W)
+                logits.append(self.spell(condition, targets[first : first + count, :span]).reshape(-1, N_CLASSES))
+                rows = order[first : first + count, None] * self.length  # (count, 1) flat offsets in (B, T)
+                positions.append((rows + torch.arange(span, device=rows.device)).flatten())
+        return torch.cat(logits), torch.cat(positions)  # (N, 257), (N,)
 
     @torch.no_grad()  # argmax spelling has no gradient; its buffers are written in place
     def greedy(self, condition: torch.Tensor) -> torch.Tensor:
@@ -182,8 +239,8 @@ class DeconvDecoder(nn.Module):
         super().__init__()
         k, top = config.kernel_size, config.conv_channels[-1]
         self.latent_len = max_chunk_bytes // math.prod(config.strides)
-        self.from_code = nn.Linear(code_dim, config.d_latent)
-        self.from_latent = nn.Linear(config.d_latent, top * self.latent_len)
+        self.from_code = Dense(code_dim, config.d_latent)
+        self.from_latent = Dense(config.d_latent, top * self.latent_len)
         widths = [top] + config.deconv_channels
         self.deconvs = nn.ModuleList(
             nn.ConvTranspose1d(c_in, c_out, k, stride=2, padding=k // 2, output_padding=1)

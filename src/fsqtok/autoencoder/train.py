@@ -100,8 +100,8 @@ def make_optimizer(model, config: PretrainConfig) -> torch.optim.Optimizer:
 def pretrain_loss(model: ByteAutoEncoder, batch: torch.Tensor, precision: str) -> torch.Tensor:
     """The reconstruction loss of `batch` (B, T) padded byte ids, the decoder teacher-forced."""
     with autocast(batch.device, precision):
-        logits, _ = model(batch, teacher_forcing=True)  # (B, T, 257)
-    return reconstruction_loss(logits, batch)
+        logits, positions = model(batch, through_end=True)  # (N, 257), (N,)
+    return reconstruction_loss(logits, batch.reshape(-1)[positions], batch.numel())
 
 
 def train_step(model: ByteAutoEncoder, optimizer: torch.optim.Optimizer, batch: torch.Tensor,

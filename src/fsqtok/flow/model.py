@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fsqtok.lm.model import sdpa
+from fsqtok.runtime.dense import Dense
 
 
 @dataclass
@@ -46,11 +47,11 @@ class AdaLNZeroBlock(nn.Module):
         d = config.d_model
         self.n_head = config.n_head
         self.norm1 = nn.LayerNorm(d, elementwise_affine=False)
-        self.qkv = nn.Linear(d, 3 * d)
-        self.proj = nn.Linear(d, d)
+        self.qkv = Dense(d, 3 * d)
+        self.proj = Dense(d, d)
         self.norm2 = nn.LayerNorm(d, elementwise_affine=False)
-        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
-        self.modulation = nn.Linear(d, 6 * d)  # shift, scale, gate for attention and for the MLP
+        self.mlp = nn.Sequential(Dense(d, 4 * d), nn.GELU(), Dense(4 * d, d))
+        self.modulation = Dense(d, 6 * d)  # shift, scale, gate for attention and for the MLP
         nn.init.zeros_(self.modulation.weight)
         nn.init.zeros_(self.modulation.bias)
 
@@ -71,15 +72,15 @@ class FlowTransformer(nn.Module):
         super().__init__()
         self.config = config
         d = config.d_model
-        self.input = nn.Linear(config.latent_dim, d)
+        self.input = Dense(config.latent_dim, d)
         self.position = nn.Embedding(config.max_positions, d)
-        self.time = nn.Sequential(nn.Linear(2 * (d // 2), d), nn.SiLU(), nn.Linear(d, d))
+        self.time = nn.Sequential(Dense(2 * (d // 2), d), nn.SiLU(), Dense(d, d))
         self.blocks = nn.ModuleList(AdaLNZeroBlock(config) for _ in range(config.n_layer))
         self.norm = nn.LayerNorm(d, elementwise_affine=False)
-        self.final_modulation = nn.Linear(d, 2 * d)  # shift, scale of the last norm
+        self.final_modulation = Dense(d, 2 * d)  # shift, scale of the last norm
         nn.init.zeros_(self.final_modulation.weight)
         nn.init.zeros_(self.final_modulation.bias)
-        self.output = nn.Linear(d, config.latent_dim)
+        self.output = Dense(d, config.latent_dim)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """x_t (B, S, D) latents at time t (B,) -> predicted x1 (B, S, D)."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from fsqtok.autoencoder.model import N_CLASSES, ByteAutoEncoder
+from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import FlowConfig
 from fsqtok.flow.data import LatentWindows
 from fsqtok.flow.model import FlowModelConfig, FlowTransformer
@@ -47,9 +47,10 @@ def flow_loss(flow: FlowTransformer, autoencoder: ByteAutoEncoder, batch: Latent
     mse = squared.sum() * world.size / mask.sum()
     mine = picked[(picked[:, 0] >= first) & (picked[:, 0] < last)]
     targets = batch.bytes[mine[:, 0], mine[:, 1]]  # (P_rank, T)
-    logits = autoencoder.decode(x1_hat[mine[:, 0] - first, mine[:, 1]], targets)  # (P_rank, T, 257)
-    ce = token_nll(logits.reshape(-1, N_CLASSES), targets.reshape(-1)).sum() * world.size \
-        / (len(picked) * targets.shape[-1])
+    # the positions after each chunk's span are "end" by construction: left out, counted as certain
+    codes = x1_hat[mine[:, 0] - first, mine[:, 1]]  # (P_rank, D)
+    logits, positions = autoencoder.decode_through_end(codes, targets)  # (N, 257), (N,)
+    ce = token_nll(logits, targets.reshape(-1)[positions]).sum() * world.size / (len(picked) * targets.shape[-1])
     return mse + config.ce_weight * ce, {"mse": world.mean(mse.item()), "ce": world.mean(ce.item())}
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import torch
 
-from fsqtok.lm.model import Transformer
+from fsqtok.lm.model import KVCache, Transformer
 
 UNTRUNCATED = (1.0, 0, 1.0)  # temperature, top_k, top_p: samples of the model's own distribution
 
@@ -48,19 +48,33 @@ def generate_many(model: Transformer, prompts: list[list[int]], max_new: int, eo
                   enough: Callable[[int, list[int]], bool] | None = None) -> list[list[int]]:
     """Continue each prompt (ids, starting with <bos>) by up to max_new ids, all rows in one batch;
     prompt i draws from a generator seeded seeds[i], and stops early once enough(i, its new ids)
-    holds. The results exclude the prompts."""
+    holds. The results exclude the prompts. A step runs only each row's newest id against a
+    KVCache of the ones before, until a row outgrows the model's window (then whole windows)."""
     model.eval()
-    device = next(model.parameters()).device
+    device, window = next(model.parameters()).device, model.config.max_positions
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
     ids, out = [list(p) for p in prompts], [[] for _ in prompts]
     active = list(range(len(prompts)))
+    cache, real = None, None  # real (B, L): the cached positions that hold ids (not left padding)
     for _ in range(max_new):
         if not active:
             break
-        batch, mask, positions = left_padded([ids[i][-model.config.max_positions :] for i in active])
-        logits = model(batch.to(device), mask.to(device), positions.to(device), last_only=True)[:, -1].float().cpu()
+        if max(len(ids[i]) for i in active) > window:
+            # a window slid: every position moved, so no cached key is valid; run the windows whole
+            cache = None
+            batch, mask, positions = left_padded([ids[i][-window:] for i in active])
+        elif cache is None:
+            cache = KVCache()
+            batch, mask, positions = left_padded([ids[i] for i in active])
+            real = mask[:, -1]  # the last position of a row sees exactly its ids
+        else:  # only the newest id of each row, against the cached ones
+            batch = torch.tensor([[ids[i][-1]] for i in active])  # (B, 1)
+            real = torch.cat([real, torch.ones(len(active), 1, dtype=torch.bool)], 1)  # (B, L + 1)
+            mask, positions = real[:, None, :], torch.tensor([[len(ids[i]) - 1] for i in active])
+        logits = model(batch.to(device), mask.to(device), positions.to(device), last_only=True,
+                       cache=cache)[:, -1].float().cpu()
         logits = logits / temperature
-        still = []
+        still, kept = [], []
         for row, i in enumerate(active):
             probs = torch.softmax(filter_logits(logits[row], top_k, top_p), dim=-1)
             next_id = int(torch.multinomial(probs, 1, generator=generators[i]))
@@ -69,6 +83,10 @@ def generate_many(model: Transformer, prompts: list[list[int]], max_new: int, eo
                 out[i].append(next_id)
                 if enough is None or not enough(i, out[i]):
                     still.append(i)
+                    kept.append(row)
+        if cache is not None and len(kept) < len(active):
+            cache.keep(torch.tensor(kept, dtype=torch.long, device=device))
+            real = real[kept]
         active = still
     return out
 

@@ -18,13 +18,14 @@ def candidate_counts(texts: Iterable[str], max_bytes: int) -> tuple[Counter, Cou
     chunks, joins = Counter(), Counter()
     for text in texts:
         tokens = pretokenize(text.encode("utf-8", "surrogatepass"))
-        for token in tokens:
-            chunks.update(split_long(token, max_bytes))
+        if tokens and max(map(len, tokens)) > max_bytes:
+            chunks.update(piece for token in tokens for piece in split_long(token, max_bytes))
+        else:
+            chunks.update(tokens)  # Counter.update over a list counts in C
+        runs = tokens  # runs[i]: the n pre-tokens from tokens[i] on, n = 1 .. MAX_JOIN
         for n in range(2, MAX_JOIN + 1):
-            for i in range(len(tokens) - n + 1):
-                joined = b"".join(tokens[i : i + n])
-                if len(joined) <= max_bytes:
-                    joins[joined] += 1
+            runs = [run + token for run, token in zip(runs, tokens[n - 1 :], strict=False)]  # one run fewer
+            joins.update([run for run in runs if len(run) <= max_bytes])
     return chunks, joins
 
 
