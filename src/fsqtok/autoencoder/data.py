@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import numpy as np
 import torch
 
 from fsqtok.autoencoder.model import PAD
@@ -62,7 +63,10 @@ def capped_rows(chunks: torch.Tensor, cap: int, seed: int) -> torch.Tensor:
     which occurrences), in a seeded order. Example: cap 2 on rows [a, a, a, b] -> two a's and b."""
     generator = torch.Generator().manual_seed(seed)
     shuffled = chunks[torch.randperm(len(chunks), generator=generator)]
-    _, group = torch.unique(shuffled, dim=0, return_inverse=True)  # (N,) distinct-chunk id per row
+    # (N,) an id per distinct chunk: rows as 2T-byte records sorted by numpy (torch.unique(dim=0)
+    # took 2.5 s on the 1.6 M train rows, this 0.4 s); only which rows share an id matters here
+    records = np.ascontiguousarray(shuffled.to(torch.int16).numpy()).view(np.dtype((np.void, 2 * chunks.shape[1])))
+    group = torch.from_numpy(np.unique(records[:, 0], return_inverse=True)[1].reshape(-1))
     order = torch.argsort(group, stable=True)  # rows grouped by chunk, shuffled order within
     sorted_group = group[order]
     rank = torch.empty_like(order)  # how many earlier rows of the shuffle hold the same chunk
