@@ -85,9 +85,13 @@ def test_spelling_through_end_is_the_full_pass_on_the_positions_it_keeps():
     torch.manual_seed(0)
     model = ByteAutoEncoder(params.autoencoder, params.fsq.levels, 16).eval()
     x = pack_chunks([b"a", b"abc", b"abcd", b"hello wo", b"x" * 16, b"", b"abcdefg"], 16)
+    full = model(x, teacher_forcing=True)[0]  # (7, 16, 257)
+    logits, positions = model(x, through_end=True)  # groups start at multiples of 32 rows: all spell to 16
+    assert torch.equal(positions.sort().values, torch.arange(7 * 16))
+    assert torch.allclose(logits, full.reshape(-1, 257)[positions], atol=1e-5)
+    model.decoder.ROW_ALIGN = 1
     # ends at positions 2, 4, 5, 9, none, 1, 8 -> spans 4, 4, 8, 16, 16, 4, 8; rows grouped by span
     kept = [(0, 4), (1, 4), (5, 4), (2, 8), (6, 8), (3, 16), (4, 16)]
-    full = model(x, teacher_forcing=True)[0]  # (7, 16, 257)
     logits, positions = model(x, through_end=True)
     assert torch.equal(positions, torch.cat([row * 16 + torch.arange(span) for row, span in kept]))
     assert logits.shape == (60, 257)

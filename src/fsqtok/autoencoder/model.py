@@ -153,6 +153,10 @@ class AutoregressiveDecoder(nn.Module):
     # convs and the 257-way head run on about half the positions (the causal convs give each
     # position the same logits as a full-length pass).
     SPANS = (4, 8)
+    # Each group's rows start at a multiple of ROW_ALIGN (the rows before a boundary are spelled
+    # through the next span: their extra positions are "end", as their targets say): oneDNN builds
+    # a kernel for each matrix shape, and its cache of them thrashed on new sizes every step.
+    ROW_ALIGN = 32
 
     def __init__(self, code_dim: int, config: AutoencoderConfig, max_chunk_bytes: int):
         super().__init__()
@@ -185,7 +189,7 @@ class AutoregressiveDecoder(nn.Module):
 
     def spell_through_end(self, codes: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """codes (B, D), true bytes (B, T) -> logits (N, 257) of each row's positions through its
-        span (SPANS or T) and their flat indices (N,) into (B, T). Rows are grouped by span; the
+        span (SPANS or T; see ROW_ALIGN) and their flat indices (N,) into (B, T). Rows are grouped by span; the
         last layer's output is position-major, so its weight splits into blocks of positions
         (0-3, 4-7, 8-15) and each block runs only for the rows whose span reaches it (split, not
         sliced: the backward then joins the blocks' gradients instead of zero-filling the whole
@@ -194,8 +198,9 @@ class AutoregressiveDecoder(nn.Module):
         group = torch.bucketize(positions_to_end(targets), torch.tensor(spans, device=targets.device))  # (B,)
         order = torch.argsort(group, stable=True)
         hidden, targets = self.net[:-1](codes)[order], targets[order]  # (B, width), (B, T): by span
-        counts = torch.bincount(group, minlength=len(spans)).tolist()
-        firsts = [sum(counts[:g]) for g in range(len(spans))]  # each group's first row
+        ends = torch.bincount(group, minlength=len(spans)).cumsum(0).tolist()[:-1]  # where each group's rows end
+        firsts = [0] + [end // self.ROW_ALIGN * self.ROW_ALIGN for end in ends]  # each group's first row, aligned
+        counts = [after - first for first, after in zip(firsts, [*firsts[1:], len(targets)], strict=True)]
         lengths = [end - start for start, end in zip([0, *spans[:-1]], spans, strict=True)]  # positions per block
         widths, last = [length * self.ar_width for length in lengths], self.net[-1]
         blocks = [linear(hidden[first:], weight, bias).view(len(hidden) - first, length, self.ar_width)
