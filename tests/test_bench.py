@@ -111,3 +111,11 @@ def test_bench_scale_writes_rows_exponents_and_a_plot(tmp_path):
     assert set(report["time_exponent"]) == set(report["memory_exponent"]) == set(rows["step"])
     assert (tmp_path / "reports/bench/scale.png").stat().st_size > 10_000
     assert not (tmp_path / "data/scale").exists()  # the scaled corpora are scratch
+
+
+def test_int8_activations_use_the_full_8_bits_where_vnni_allows():
+    from fsqtok.autoencoder.quantize import full_range_qconfig
+
+    activation, weight = full_range_qconfig().activation(), full_range_qconfig().weight()
+    assert (activation.quant_min, activation.quant_max) == (0, 255)  # the default's reduce_range: 0..127
+    assert weight.dtype == torch.qint8 and weight.qscheme == torch.per_channel_symmetric

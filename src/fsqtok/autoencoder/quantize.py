@@ -16,6 +16,24 @@ from fsqtok.autoencoder.data import pack_chunks
 from fsqtok.autoencoder.model import ByteAutoEncoder
 
 
+def activations_keep_8_bits() -> bool:
+    """Whether this CPU's int8 dot products cannot saturate (VNNI): then the activations use all
+    8 bits. Without VNNI, x86 adds pairs of u8 x s8 products in 16 bits, so PyTorch's default
+    quantises activations to 7 (reduce_range). On the 2-core EPYC (VNNI) 8 bits moved 5-9% of
+    the val chunks to another code instead of 19-23%: byte accuracy -0.23 / -0.09 / +0.03 points
+    on 4,000 / 20,000 / 50,000 chunks instead of -0.40 / -0.05 / -0.42."""
+    return bool(getattr(torch.cpu, "_is_vnni_supported", lambda: False)())
+
+
+def full_range_qconfig():
+    """The x86 default (histogram-calibrated activations, per-channel symmetric int8 weights)
+    with the activations' full 8-bit range."""
+    from torch.ao.quantization import HistogramObserver, QConfig, default_per_channel_weight_observer
+
+    return QConfig(activation=HistogramObserver.with_args(reduce_range=False),
+                   weight=default_per_channel_weight_observer)
+
+
 class ConvFeatures(nn.Module):
     """Byte ids (B, T) -> the pooled conv features (B, C * T'), the part of encode_latent that
     runs in INT8."""
@@ -45,6 +63,8 @@ class Int8Encoder(nn.Module):
         self.model = model
         torch.backends.quantized.engine = "x86"
         mapping = get_default_qconfig_mapping("x86").set_object_type(nn.Embedding, None)
+        if activations_keep_8_bits():
+            mapping.set_global(full_range_qconfig())
         features = ConvFeatures(copy.deepcopy(model)).eval()
         example = pack_chunks(calibration[:8], model.max_chunk_bytes)
         with warnings.catch_warnings(), torch.no_grad():
