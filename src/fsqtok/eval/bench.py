@@ -139,7 +139,9 @@ def cpu_description() -> dict:
 
     import torch
 
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    from fsqtok.runtime.device import cpuinfo_text
+
+    info = cpuinfo_text()
     model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
                  platform.processor() or platform.machine())
     flags = sorted(set(re.findall(r"\b(avx2|avx512[a-z_0-9]*|amx[a-z_0-9]*)\b", info)))

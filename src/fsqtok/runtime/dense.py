@@ -10,22 +10,19 @@ bf16 under autocast already runs in oneDNN; Intel CPUs and AVX2-only ones keep M
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from fsqtok.runtime.device import cpuinfo_text
 
 
 @functools.cache  # asked on every layer call; the answer never changes within a process
 def onednn_is_faster(cpuinfo: str | None = None) -> bool:
     """True on AMD CPUs where PyTorch runs its AVX-512 kernels (ATEN_CPU_CAPABILITY unset or
     avx512) and oneDNN is built in. `cpuinfo` defaults to this machine's /proc/cpuinfo."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return False
+    cpuinfo = cpuinfo_text() if cpuinfo is None else cpuinfo
     amd = any(line.startswith("vendor_id") and "AuthenticAMD" in line for line in cpuinfo.splitlines())
     return amd and torch.backends.cpu.get_cpu_capability().startswith("AVX512") and torch.backends.mkldnn.is_available()
 

@@ -6,11 +6,20 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
 from fsqtok.errors import FsqtokError
 
+
+def cpuinfo_text() -> str:
+    """This machine's /proc/cpuinfo ("" where there is none): the CPU facts that the precision,
+    the dense layers' library and the benchmark's report go by."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
 
 def flush_subnormals() -> None:
     """CPU float maths flushes subnormal numbers to zero from here on: an fp32 training run makes

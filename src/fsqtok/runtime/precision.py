@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import functools
 from contextlib import nullcontext
-from pathlib import Path
 
 import torch
+
+from fsqtok.runtime.device import cpuinfo_text
 
 
 @functools.cache  # autocast asks on every training step; the answer never changes
 def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
     """True when the CPU computes bf16 in hardware (AVX512-BF16 or AMX); elsewhere bf16 is
     emulated and slower than fp32. `cpuinfo` defaults to this machine's /proc/cpuinfo."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return False
+    cpuinfo = cpuinfo_text() if cpuinfo is None else cpuinfo
     flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
