@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from fsqtok.runtime import dense
 from fsqtok.runtime.dense import Dense, onednn_is_faster, onednn_linear
 from fsqtok.runtime.device import resolve_device
 from fsqtok.runtime.losses import token_nll
@@ -54,6 +55,39 @@ def test_set_threads_flushes_subnormals_on_every_thread_of_the_pool():
     assert result.stdout.strip() == "0"
 
 
+def test_set_threads_keeps_freed_memory_for_the_next_step():
+    """In a fresh process, after set_threads (as every stage starts), an LM's training steps fault
+    in no new pages once warm (glibc's defaults: ~1,000 a step here, the 8 MB of logits mapped
+    afresh)."""
+    import subprocess
+    import sys
+
+    probe = """
+import resource, torch
+from fsqtok.lm.model import Transformer, TransformerConfig
+from fsqtok.runtime.device import keep_freed_memory, set_threads
+set_threads(2)
+torch.manual_seed(0)
+model = Transformer(TransformerConfig(4096, 1, 4, 128, 128))
+optimizer = torch.optim.AdamW(model.parameters())
+ids = torch.randint(0, 4096, (4, 128))
+def step():
+    logits = model(ids)  # (4, 128, 4096)
+    torch.nn.functional.cross_entropy(logits.flatten(0, 1), ids.flatten()).backward()
+    optimizer.step()
+    optimizer.zero_grad()
+for _ in range(10):
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    step()
+print(keep_freed_memory(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    applied, faults = result.stdout.split()
+    assert applied == "True" and int(faults) < 100
+
+
 def test_token_nll_has_cross_entropys_values_and_gradient_and_refuses_a_second_backward():
     torch.manual_seed(0)
     logits = (torch.randn(50, 300) * 4).requires_grad_()
@@ -85,11 +119,18 @@ def test_onednn_linear_is_f_linear_forward_and_backward():
     assert torch.allclose(onednn_linear(x[0, :1], weight), torch.nn.functional.linear(x[0, :1], weight), atol=1e-4)
 
 
-def test_onednn_route_only_on_amd_with_avx512():
+def test_onednn_route_only_on_amd_with_avx512_and_enough_rows(monkeypatch):
     amd, intel = "vendor_id\t: AuthenticAMD\nflags\t: avx2", "vendor_id\t: GenuineIntel\nflags\t: avx2"
     assert not onednn_is_faster.__wrapped__(intel)
     with_avx512 = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
     assert onednn_is_faster.__wrapped__(amd) == with_avx512  # ATEN_CPU_CAPABILITY=avx2 turns it off too
     layer = Dense(64, 8)
     assert torch.equal(layer(torch.zeros(0, 64)), torch.zeros(0, 8))  # no rows: F.linear
+    monkeypatch.setattr(dense, "onednn_is_faster", lambda: True)
+    most = dense.MAX_REFERENCE_CONV_VALUES // 64  # rows of 64 values that stay with F.linear
+    for rows, through_onednn in ((most, False), (most + 1, True)):
+        with torch.profiler.profile() as profile:
+            layer(torch.randn(rows, 64))
+        ops = {event.key for event in profile.key_averages()}
+        assert ("aten::conv2d" in ops) == through_onednn and not any("slow_conv" in op for op in ops)
     assert list(layer.state_dict()) == ["weight", "bias"]  # nn.Linear's keys: bundles load either way
