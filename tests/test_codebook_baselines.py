@@ -22,7 +22,6 @@ from fsqtok.tokenizers.candidates import bytes_saved, candidate_counts, inner_pi
 from fsqtok.tokenizers.fsqtok import AutoEncoderTokenizer
 from fsqtok.tokenizers.loading import load_tokenizer
 from fsqtok.tokenizers.select import prune
-from fsqtok.tokenizers.vocab import ChunkVocabulary
 
 TEXTS = ["In the beginning God created the heaven and the earth.",
          "And the earth was without form, and void.", "Paris is the capital of France."] * 4
@@ -214,8 +213,8 @@ def test_shrink_drops_every_unused_piece_in_one_round(monkeypatch):
     import fsqtok.tokenizers.select as select
 
     rounds = []
-    monkeypatch.setattr(select, "ChunkVocabulary", lambda pieces, max_bytes: rounds.append(len(pieces))
-                        or ChunkVocabulary(pieces, max_bytes))
+    monkeypatch.setattr(select, "PieceCore", lambda pieces, max_bytes: rounds.append(len(pieces))
+                        or PieceCore(pieces, max_bytes))
     junk = [bytes([120, 65 + i]) for i in range(40)]  # b"xA", b"xB", ...: never in the sample
     pool = junk[:20] + [b" the", b" cat"] + junk[20:]
     assert select.shrink(pool, 2, b" the the the cat", max_bytes=16, keep=0.99) == [b" the", b" cat"]

@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
+
 from fsqtok.autoencoder.infer import encode_chunks, spelled_back
 from fsqtok.autoencoder.model import ByteAutoEncoder
+from fsqtok.tokenizers._core import PieceCore
 from fsqtok.tokenizers.base import FIRST_LEARNED_ID
-from fsqtok.tokenizers.vocab import ChunkVocabulary
 
 
 @dataclass
@@ -33,13 +35,13 @@ def shrink(pool: list[bytes], n_pieces: int, sample: bytes, max_bytes: int, keep
     Example: pool [b"ab", b"abc", b"zz"], 1 piece, sample b"abcabc" -> [b"abc"]"""
     vocab = list(pool)
     while len(vocab) > n_pieces:
-        encoder = ChunkVocabulary(vocab, max_bytes)
-        uses = Counter(encoder.encode_bytes(sample))
-        cost = [uses[FIRST_LEARNED_ID + i] * (without - 1) for i, without in enumerate(encoder.core.tokens_without())]
-        used = sum(c > 0 for c in cost)
-        target = max(n_pieces, min(int(len(vocab) * keep), used))
-        best = sorted(range(len(vocab)), key=lambda i: -cost[i])[:target]  # stable: pool order breaks ties
-        vocab = [vocab[i] for i in sorted(best)]
+        core = PieceCore(vocab, max_bytes)
+        ids = np.frombuffer(core.encode_array(sample), dtype=np.uint32)
+        uses = np.bincount(ids, minlength=FIRST_LEARNED_ID + len(vocab))[FIRST_LEARNED_ID:]  # (len(vocab),)
+        cost = uses * (np.array(core.tokens_without(), dtype=np.int64) - 1)
+        target = max(n_pieces, min(int(len(vocab) * keep), int((cost > 0).sum())))
+        best = np.argsort(-cost, kind="stable")[:target]  # stable: pool order breaks ties
+        vocab = [vocab[i] for i in np.sort(best)]
     return vocab
 
 
