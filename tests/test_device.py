@@ -55,39 +55,6 @@ def test_set_threads_flushes_subnormals_on_every_thread_of_the_pool():
     assert result.stdout.strip() == "0"
 
 
-def test_set_threads_keeps_freed_memory_for_the_next_step():
-    """In a fresh process, after set_threads (as every stage starts), an LM's training steps fault
-    in no new pages once warm (glibc's defaults: ~1,000 a step here, the 8 MB of logits mapped
-    afresh)."""
-    import subprocess
-    import sys
-
-    probe = """
-import resource, torch
-from fsqtok.lm.model import Transformer, TransformerConfig
-from fsqtok.runtime.device import keep_freed_memory, set_threads
-set_threads(2)
-torch.manual_seed(0)
-model = Transformer(TransformerConfig(4096, 1, 4, 128, 128))
-optimizer = torch.optim.AdamW(model.parameters())
-ids = torch.randint(0, 4096, (4, 128))
-def step():
-    logits = model(ids)  # (4, 128, 4096)
-    torch.nn.functional.cross_entropy(logits.flatten(0, 1), ids.flatten()).backward()
-    optimizer.step()
-    optimizer.zero_grad()
-for _ in range(10):
-    step()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(10):
-    step()
-print(keep_freed_memory(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    applied, faults = result.stdout.split()
-    assert applied == "True" and int(faults) < 100
-
-
 def test_token_nll_has_cross_entropys_values_and_gradient_and_refuses_a_second_backward():
     torch.manual_seed(0)
     logits = (torch.randn(50, 300) * 4).requires_grad_()

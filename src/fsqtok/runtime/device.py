@@ -1,10 +1,8 @@
 """Where tensors run: `device: auto` picks CUDA when present, CPU floats without subnormals;
-CPU threads sized for small machines, freed memory kept for the next step; evaluation mode that
-gives the model back in the mode it was in."""
+CPU threads sized for small machines; evaluation mode that gives the model back in the mode it was in."""
 
 from __future__ import annotations
 
-import ctypes
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,25 +31,6 @@ def flush_subnormals() -> None:
     torch.set_flush_denormal(True)
 
 
-# glibc's mallopt parameters, and the largest mmap threshold it accepts on 64-bit systems
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD = -1, -3, 32 << 20
-
-
-def keep_freed_memory() -> bool:
-    """glibc's malloc keeps freed memory for the next allocation instead of giving it back to the
-    system; False where the C library has no mallopt (not glibc) or refuses.
-
-    Why: by default it maps each block over a threshold afresh and returns the top of the heap
-    once enough is free, so every training step's large tensors (an LM's 8 MB of logits) fault in
-    their pages again: 11,000 page faults per LM step (44 MB zeroed by the kernel), 0 with this;
-    the LM step 12-14 -> 14-15 steps/s in fp32, resident memory +30 MB."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # the process's own C library
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(M_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
-
-
 def resolve_device(name: str) -> torch.device:
     """auto -> cuda if available else cpu; cuda without a GPU is a clear error. Flushes subnormals
     (see flush_subnormals) for callers that did not call set_threads first."""
@@ -64,11 +43,9 @@ def resolve_device(name: str) -> torch.device:
 
 
 def set_threads(threads: int) -> None:
-    """Flush subnormals and keep freed memory (see keep_freed_memory), then size the thread pool:
-    0 = one thread per core (os.sched_getaffinity respects cgroup/taskset limits). Every stage
-    calls it first."""
+    """Flush subnormals, then size the thread pool: 0 = one thread per core
+    (os.sched_getaffinity respects cgroup/taskset limits). Every stage calls it first."""
     flush_subnormals()
-    keep_freed_memory()
     torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
 
 
