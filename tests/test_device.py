@@ -86,7 +86,7 @@ def test_onednn_linear_is_f_linear_forward_and_backward():
     assert torch.allclose(onednn_linear(x[0, :1], weight), torch.nn.functional.linear(x[0, :1], weight), atol=1e-4)
 
 
-def test_onednn_route_only_on_amd_with_avx512_and_enough_rows(monkeypatch):
+def test_onednn_route_only_on_amd_with_avx512_above_the_reference_kernels_size(monkeypatch):
     amd, intel = "vendor_id\t: AuthenticAMD\nflags\t: avx2", "vendor_id\t: GenuineIntel\nflags\t: avx2"
     assert not onednn_is_faster.__wrapped__(intel)
     with_avx512 = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
