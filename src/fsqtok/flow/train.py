@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 
 import torch
 
+from fsqtok.autoencoder.metrics import reconstruction_loss
 from fsqtok.autoencoder.model import ByteAutoEncoder
 from fsqtok.config import FlowConfig
 from fsqtok.flow.data import LatentWindows
 from fsqtok.flow.model import FlowModelConfig, FlowTransformer
 from fsqtok.runtime.device import evaluating
 from fsqtok.runtime.distributed import World, wrap
-from fsqtok.runtime.losses import token_nll
 from fsqtok.runtime.optim import adamw
 from fsqtok.runtime.precision import autocast
 from fsqtok.runtime.trainer import TrainLoop
@@ -47,10 +47,10 @@ def flow_loss(flow: FlowTransformer, autoencoder: ByteAutoEncoder, batch: Latent
     mse = squared.sum() * world.size / mask.sum()
     mine = picked[(picked[:, 0] >= first) & (picked[:, 0] < last)]
     targets = batch.bytes[mine[:, 0], mine[:, 1]]  # (P_rank, T)
-    # the positions after each chunk's span are "end" by construction: left out, counted as certain
     codes = x1_hat[mine[:, 0] - first, mine[:, 1]]  # (P_rank, D)
     logits, positions = autoencoder.decode_through_end(codes, targets)  # (N, 257), (N,)
-    ce = token_nll(logits, targets.reshape(-1)[positions]).sum() * world.size / (len(picked) * targets.shape[-1])
+    # over every position of the global picks: this rank's share, as the ranks' gradients are averaged
+    ce = reconstruction_loss(logits, targets.reshape(-1)[positions], len(picked) * targets.shape[-1]) * world.size
     return mse + config.ce_weight * ce, {"mse": world.mean(mse.item()), "ce": world.mean(ce.item())}
 
 

@@ -21,6 +21,7 @@ def cpuinfo_text() -> str:
     except OSError:
         return ""
 
+
 def flush_subnormals() -> None:
     """CPU float maths flushes subnormal numbers to zero from here on: an fp32 training run makes
     more of them as it goes, and x86 cores take ~100 cycles per subnormal operand (pretrain measured
