@@ -127,15 +127,18 @@ def test_conv_channels_last_is_the_conv_forward_and_backward(stride, dilation, l
         assert torch.allclose(got, want, atol=1e-5)
 
 
+@pytest.mark.parametrize(("rows", "tables"), [(1, False), (16, False), (17, True), (64, True)])
 @pytest.mark.parametrize(("kernel", "stride", "dilation"), [(3, 1, 1), (3, 2, 1), (5, 2, 2), (1, 1, 1)])
-def test_conv_of_embedding_is_the_conv_of_the_looked_up_rows(kernel, stride, dilation):
+def test_conv_of_embedding_is_the_conv_of_the_looked_up_rows(kernel, stride, dilation, rows, tables):
     torch.manual_seed(0)
-    embedding = torch.randn(257, 6, requires_grad=True)  # (N, C_in)
+    embedding = torch.randn(257, 6, requires_grad=True)  # (N, C_in): tables from N + 1 = 258 ids on
     conv = torch.nn.Conv1d(6, 5, kernel, stride=stride, dilation=dilation, padding=kernel // 2 * dilation)
-    ids = torch.randint(0, 257, (4, 16))  # (B, T), the zero padding at both ends included in the check
+    ids = torch.randint(0, 257, (rows, 16))  # (B, T), the zero padding at both ends included in the check
     reference = conv(embedding[ids].transpose(1, 2)).transpose(1, 2)  # (B, T', C_out)
-    out = conv_of_embedding(ids, embedding, conv)
-    assert out.shape == reference.shape == (4, 16 // stride, 5) and torch.allclose(out, reference, atol=1e-6)
+    with torch.profiler.profile() as profile:
+        out = conv_of_embedding(ids, embedding, conv)
+    assert ("aten::embedding_bag" in {event.key for event in profile.key_averages()}) == tables
+    assert out.shape == reference.shape == (rows, 16 // stride, 5) and torch.allclose(out, reference, atol=1e-6)
     grad = torch.randn_like(out)
     expected = torch.autograd.grad(reference, (embedding, conv.weight, conv.bias), grad)
     for got, want in zip(torch.autograd.grad(out, (embedding, conv.weight, conv.bias), grad), expected, strict=True):
