@@ -105,10 +105,7 @@ def conv_channels_last(h: torch.Tensor, conv: nn.Conv1d, left: int, right: int) 
     fraction of a GEMM's speed, in the backward pass most; one pretrain step measured 1.35x the
     steps/s under fp32 on AVX2, 1.45x in bf16 and 1.09x in fp32 on AVX-512 (docs/experiments.md).
     The Conv1d modules stay the parameters' home, so bundles and checkpoints keep their layout."""
-    (k,), (dilation,), (stride,) = conv.kernel_size, conv.dilation, conv.stride
-    h = F.pad(h, (0, 0, left, right))  # (B, left + T + right, C_in)
-    length = (h.shape[1] - dilation * (k - 1) - 1) // stride + 1
-    taps = torch.cat([h[:, i * dilation : i * dilation + stride * (length - 1) + 1 : stride] for i in range(k)], -1)
+    taps = torch.cat(conv_taps(F.pad(h, (0, 0, left, right)), conv), -1)  # (B, T', k * C_in)
     weight = conv.weight.permute(0, 2, 1).reshape(conv.out_channels, -1)  # (C_out, k * C_in), tap-major like taps
     return linear(taps, weight, conv.bias)
 
@@ -123,17 +120,24 @@ def conv_of_embedding(ids: torch.Tensor, embedding: torch.Tensor, conv: nn.Conv1
     that many ids on they are cheaper, and the backward is an index-add into them instead of two
     matrix products: a pretrain step (256 x 16 ids) 16.7 -> 17.5 steps/s under the AVX2 imitation,
     the same on AVX-512 (stop 41). Fewer ids (one chunk: 16) take the convolution."""
-    (k,), (dilation,), (stride,), (pad,) = conv.kernel_size, conv.dilation, conv.stride, conv.padding
+    (k,), (pad,) = conv.kernel_size, conv.padding
     rows = len(embedding) + 1  # rows per tap's table; id len(embedding) is a padded position
     if ids.numel() < rows:
         return conv_channels_last(F.embedding(ids, embedding), conv, pad, pad)
-    ids = F.pad(ids, (pad, pad), value=rows - 1)  # (B, pad + T + pad)
-    length = (ids.shape[1] - dilation * (k - 1) - 1) // stride + 1
-    window = torch.stack([ids[:, i * dilation : i * dilation + stride * (length - 1) + 1 : stride] + i * rows
-                          for i in range(k)], -1)  # (B, T', k): rows of the stacked tables
+    taps = conv_taps(F.pad(ids, (pad, pad), value=rows - 1), conv)  # k of (B, T')
+    window = torch.stack([tap + i * rows for i, tap in enumerate(taps)], -1)  # (B, T', k): rows of the stacked tables
     tables = F.pad(embedding, (0, 0, 0, 1)) @ conv.weight.permute(2, 1, 0)  # (k, N + 1, C_out)
     out = F.embedding_bag(window.view(-1, k), tables.reshape(k * rows, -1), mode="sum")  # (B * T', C_out)
-    return (out + conv.bias).view(len(window), length, -1)
+    return (out + conv.bias).view(*window.shape[:2], -1)
+
+
+def conv_taps(padded: torch.Tensor, conv: nn.Conv1d) -> list[torch.Tensor]:
+    """`padded` (B, L, ...) -> the k views (B, T', ...) of the positions each of `conv`'s taps
+    reads (dilated and strided as `conv` says), tap 0 first. Example (k 3, stride 2, L 6):
+    positions [0, 2], [1, 3], [2, 4]"""
+    (k,), (dilation,), (stride,) = conv.kernel_size, conv.dilation, conv.stride
+    length = (padded.shape[1] - dilation * (k - 1) - 1) // stride + 1
+    return [padded[:, i * dilation : i * dilation + stride * (length - 1) + 1 : stride] for i in range(k)]
 
 
 def positions_to_end(ids: torch.Tensor) -> torch.Tensor:
