@@ -28,6 +28,7 @@ def test_repo_params_file_is_valid():
         ({"pretrain": {"norm_freeze": 1.5}}, "pretrain.norm_freeze: must be in [0, 1], got 1.5"),
         ({"pretrain": {"stepz": 3}}, "pretrain.stepz: unknown key; allowed: steps,"),
         ({"autoencoder": {"decoder": "rnn"}}, "autoencoder.decoder: must be one of ar, mlp, deconv, got 'rnn'"),
+        ({"flow": {"schedule": "step"}}, "flow.schedule: must be one of cosine, linear, got 'step'"),
         ({"autoencoder": {"ar_layers": 0}}, "autoencoder.ar_layers: must be > 0, got 0"),
         ({"pretrain": {"lexicon_rate": 0.7}}, "pretrain.lexicon_rate: must be in [0, 0.5], got 0.7"),
         ({"pretrain": {"lexicon_words": 0}}, "pretrain.lexicon_words: must be > 0, got 0"),
@@ -94,7 +95,7 @@ def test_numbers_read_as_meant(tmp_path):
 
 def test_a_stage_reads_only_what_it_declares():
     params = params_from_dict({"prune": {"vocab_size": 512}}).only(("seed", "prune.vocab_size", "pretrain"), "stage x")
-    assert (params.seed, params.prune.vocab_size, params.pretrain.steps) == (0, 512, 3600)
+    assert (params.seed, params.prune.vocab_size, params.pretrain.steps) == (0, 512, 2700)
     assert params.declared == ("seed", "prune.vocab_size", "pretrain")
     assert params.section("prune.vocab_size") == 512 and params.section("pretrain")["lr"] == 0.002
     message = ("stage x reads params key {!r}, which its PARAMS do not declare: add it there and to the "

@@ -31,7 +31,7 @@ from fsqtok.autoencoder.metrics import (
 from fsqtok.autoencoder.model import PAD, ByteAutoEncoder, conv_channels_last, conv_of_embedding
 from fsqtok.autoencoder.train import PretrainRun
 from fsqtok.config import params_from_dict
-from fsqtok.runtime.optim import warmup_cosine
+from fsqtok.runtime.optim import lr_factor
 from fsqtok.store.bundle import BundleError, write_bundle
 from fsqtok.store.checkpoint import Checkpointer, load_checkpoint
 
@@ -155,11 +155,15 @@ def test_norm_scale_multiplies_the_latent_before_fsq():
 
 
 def test_schedule_and_stream_are_deterministic():
-    assert warmup_cosine(0, 110, 10, 0.0) == pytest.approx(0.1)
-    assert warmup_cosine(9, 110, 10, 0.0) == pytest.approx(1.0)
-    assert warmup_cosine(60, 110, 10, 0.0) == pytest.approx(0.5)
-    assert warmup_cosine(110, 110, 10, 0.0) == pytest.approx(0.0)
-    assert warmup_cosine(110, 110, 10, 0.1) == pytest.approx(0.1)  # the floor
+    for schedule in ("cosine", "linear"):
+        assert lr_factor(0, 110, 10, 0.0, schedule) == pytest.approx(0.1)
+        assert lr_factor(9, 110, 10, 0.0, schedule) == pytest.approx(1.0)
+        assert lr_factor(60, 110, 10, 0.0, schedule) == pytest.approx(0.5)  # halfway, both
+        assert lr_factor(110, 110, 10, 0.0, schedule) == pytest.approx(0.0)
+        assert lr_factor(110, 110, 10, 0.1, schedule) == pytest.approx(0.1)  # the floor
+    assert lr_factor(35, 110, 10, 0.0, "cosine") == pytest.approx(0.5 + 0.5 * 2**-0.5)  # a quarter of the way
+    assert lr_factor(35, 110, 10, 0.0, "linear") == pytest.approx(0.75)
+    assert lr_factor(35, 110, 10, 0.2, "linear") == pytest.approx(0.2 + 0.8 * 0.75)
     chunks = torch.arange(10).unsqueeze(1)
     a, b = ChunkStream(chunks, seed=3), ChunkStream(chunks, seed=3)
     first = [a.next_batch(4).flatten().tolist() for _ in range(3)]

@@ -145,8 +145,9 @@ class OptimConfig:
     steps: int  # optimizer steps
     lr: float  # peak AdamW learning rate
     weight_decay: float  # on weight matrices only
-    warmup_steps: int  # linear warmup, then cosine to min_lr_ratio * lr
+    warmup_steps: int  # linear warmup, then `schedule` down to min_lr_ratio * lr at the last step
     min_lr_ratio: float
+    schedule: Literal["cosine", "linear"]  # the decay after warmup
     grad_clip: float  # max global grad norm (0 = off)
     eval_every: int  # steps between val evaluations (and at the last step)
 
@@ -161,11 +162,12 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class PretrainConfig(OptimConfig):
-    steps: int = 3600
+    steps: int = 2700
     lr: float = 2e-3
     weight_decay: float = 0.01
     warmup_steps: int = 100
-    min_lr_ratio: float = 0.05
+    min_lr_ratio: float = 0.0
+    schedule: Literal["cosine", "linear"] = "linear"  # 2,700 steps, seeds 0-2: 92.96% byte accuracy, cosine 92.38%
     grad_clip: float = 1.0
     eval_every: int = 900
     batch_size: int = 256  # chunks per step
@@ -258,6 +260,7 @@ class LMConfig(OptimConfig):
     weight_decay: float = 0.1
     warmup_steps: int = 20
     min_lr_ratio: float = 0.1
+    schedule: Literal["cosine", "linear"] = "cosine"
     grad_clip: float = 1.0
     eval_every: int = 50  # each evaluation scores all max_val_bytes
     tokenizers: list[TokenizerName] = field(default_factory=lambda: ["fsqtok", "bpe", "multiword", "byte"])
@@ -295,6 +298,7 @@ class FlowConfig(OptimConfig):
     weight_decay: float = 0.01
     warmup_steps: int = 50
     min_lr_ratio: float = 0.1
+    schedule: Literal["cosine", "linear"] = "cosine"
     grad_clip: float = 1.0
     eval_every: int = 200
     seq_chunks: int = 64  # chunk latents per training window (a document is cut into windows)

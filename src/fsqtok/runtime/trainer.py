@@ -1,4 +1,4 @@
-"""The one training loop of the auto-encoder, the LMs and the flow model: warmup-cosine learning
+"""The one training loop of the auto-encoder, the LMs and the flow model: warmup-and-decay learning
 rate, one optimizer step per batch (gradient clipping, a NaN or infinite loss stops the run
 before the step), a progress bar, and on rank 0 the evaluation and checkpoint cadence that
 builds the curve. What a step computes, what an evaluation measures and what a checkpoint
@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from fsqtok.config import OptimConfig
 from fsqtok.runtime.distributed import World
-from fsqtok.runtime.optim import MicroBatches, optimizer_step, set_lr, warmup_cosine
+from fsqtok.runtime.optim import MicroBatches, lr_factor, optimizer_step, set_lr
 
 
 @dataclass
@@ -45,8 +45,8 @@ class TrainLoop:
         bar = tqdm(total=end, initial=start, desc=self.name, disable=not (self.progress and main), mininterval=2)
         started = time.perf_counter()
         for step in range(start, end):
-            set_lr(self.optimizer, config.lr * warmup_cosine(step, config.steps, config.warmup_steps,
-                                                             config.min_lr_ratio))
+            set_lr(self.optimizer, config.lr * lr_factor(step, config.steps, config.warmup_steps,
+                                                         config.min_lr_ratio, config.schedule))
             loss, parts = self.loss(step)
             value = optimizer_step(self.model, self.optimizer, loss, config.grad_clip,
                                    self.diverged.replace("{step}", str(step + 1)), self.world)
