@@ -33,6 +33,7 @@ def _require(ok: bool, key: str, allowed: str, got: object) -> None:
         raise ConfigError(f"{key}: must be {allowed}, got {got!r}")
 
 
+Schedule = Literal["cosine", "linear"]  # the learning rate's decay after warmup (runtime.optim.lr_factor)
 SourceKind = Literal["kjv", "wikipedia_summaries", "text_files", "jsonl", "parquet", "hf_dataset"]
 
 
@@ -147,7 +148,7 @@ class OptimConfig:
     weight_decay: float  # on weight matrices only
     warmup_steps: int  # linear warmup, then `schedule` down to min_lr_ratio * lr at the last step
     min_lr_ratio: float
-    schedule: Literal["cosine", "linear"]  # the decay after warmup
+    schedule: Schedule  # the decay after warmup
     grad_clip: float  # max global grad norm (0 = off)
     eval_every: int  # steps between val evaluations (and at the last step)
 
@@ -167,7 +168,7 @@ class PretrainConfig(OptimConfig):
     weight_decay: float = 0.01
     warmup_steps: int = 100
     min_lr_ratio: float = 0.0
-    schedule: Literal["cosine", "linear"] = "linear"  # 2,700 steps, seeds 0-2: 92.96% byte accuracy, cosine 92.38%
+    schedule: Schedule = "linear"  # 2,700 steps, seeds 0-4: 92.71% byte accuracy, cosine 92.24%
     grad_clip: float = 1.0
     eval_every: int = 900
     batch_size: int = 256  # chunks per step
@@ -260,7 +261,7 @@ class LMConfig(OptimConfig):
     weight_decay: float = 0.1
     warmup_steps: int = 20
     min_lr_ratio: float = 0.1
-    schedule: Literal["cosine", "linear"] = "cosine"
+    schedule: Schedule = "cosine"
     grad_clip: float = 1.0
     eval_every: int = 50  # each evaluation scores all max_val_bytes
     tokenizers: list[TokenizerName] = field(default_factory=lambda: ["fsqtok", "bpe", "multiword", "byte"])
@@ -298,7 +299,7 @@ class FlowConfig(OptimConfig):
     weight_decay: float = 0.01
     warmup_steps: int = 50
     min_lr_ratio: float = 0.1
-    schedule: Literal["cosine", "linear"] = "cosine"
+    schedule: Schedule = "cosine"
     grad_clip: float = 1.0
     eval_every: int = 200
     seq_chunks: int = 64  # chunk latents per training window (a document is cut into windows)
